@@ -1,0 +1,409 @@
+//! Saved-memory format (DESIGN §4): a session's memory, config and model
+//! binding as compact little-endian bytes, and a validating decoder for
+//! bytes from outside.
+//!
+//! Version 1 layout (offsets in bytes):
+//!
+//! | off | size | field |
+//! |----:|-----:|-------|
+//! |   0 |  4 | magic `RLEM` |
+//! |   4 |  2 | format version (1) |
+//! |   6 |  1 | bits `L` (0..=16) |
+//! |   7 |  1 | arrays `K` (1..=64) |
+//! |   8 |  4 | dim `d` (1..=4096) |
+//! |  12 |  8 | seed |
+//! |  20 |  4 | error filter σ, f32 in [0, 1] |
+//! |  24 |  4 | half-life in writes, f32 (0 = none) |
+//! |  28 |  1 | estimator (0 paper, 1 residual) |
+//! |  29 |  1 | model identity length (16 or 32) |
+//! |  30 |  1 | centred (0 or 1) |
+//! |  31 |  1 | bucket layout (0 dense, 1 sparse) |
+//! |  32 | 20 | estimator parameters, 5 × f32: λ, τ, γ or n0, α, p0 (unused = 0) |
+//! |  52 | 32 | model identity, zero-padded |
+//! |  84 |  8 | centre fingerprint (first 8 bytes of SHA-256 of μ; zeros if none) |
+//! |  92 |  8 | writes, u64 |
+//! | 100 |  8 | scale (stored weight of the last write), f64 |
+//! | 108 |  8 | total stored weight per array, f64 |
+//! | 116 |  4 | entries: buckets stored |
+//! | 120 |  … | dense: `K·2^L` × (count, sum_y, sum_base) f32; sparse: entries × (index u32, count, sum_y, sum_base f32) in increasing index |
+//! | end |  4 | CRC-32 (IEEE) of everything before it |
+//!
+//! Values are stored exactly (f32), so a loaded memory reads bit-identically
+//! to the one saved; the encoder picks the sparse layout when it is smaller,
+//! which it is for a memory with few events. A per-session memory with
+//! `L = 4, K = 4` is at most 892 bytes.
+//!
+//! Version policy: a reader accepts only versions it knows; any layout
+//! change bumps [`FORMAT_VERSION`] and gets a new golden file.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::estimate::{Estimator, PaperParams, ResidualParams};
+use crate::identity::{MAX_ID_LEN, ModelId, fingerprint};
+use crate::session::Session;
+use crate::sketch::{Bucket, MAX_ARRAYS, MAX_BITS, MAX_DIM, RENORM_AT, Sketch, SketchConfig};
+
+/// First four bytes of every saved memory.
+pub const MAGIC: [u8; 4] = *b"RLEM";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes before the bucket payload.
+pub const HEADER_LEN: usize = 120;
+const CRC_LEN: usize = 4;
+const DENSE_ENTRY: usize = 12;
+const SPARSE_ENTRY: usize = 16;
+
+/// Serialises a session's memory, config and model identity.
+pub fn encode(session: &Session) -> Vec<u8> {
+    let sketch = session.sketch();
+    let config = sketch.config();
+    let buckets = sketch.buckets();
+    let live = buckets.iter().filter(|b| b.count != 0.0 || b.sum_y != 0.0 || b.sum_base != 0.0).count();
+    let sparse = live * SPARSE_ENTRY < buckets.len() * DENSE_ENTRY;
+    let entries = if sparse { live } else { buckets.len() };
+    let entry = if sparse { SPARSE_ENTRY } else { DENSE_ENTRY };
+    let mut out = Vec::with_capacity(HEADER_LEN + entries * entry + CRC_LEN);
+
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.push(config.bits);
+    out.push(config.arrays);
+    out.extend_from_slice(&config.dim.to_le_bytes());
+    out.extend_from_slice(&config.seed.to_le_bytes());
+    out.extend_from_slice(&config.error_filter.to_le_bytes());
+    out.extend_from_slice(&config.half_life.unwrap_or(0.0).to_le_bytes());
+    let (kind, params) = match session.estimator() {
+        Estimator::Paper(p) => (0u8, [p.lambda, p.tau, p.gamma, 0.0, 0.0]),
+        Estimator::Residual(r) => (1u8, [r.lambda, r.tau, r.n0, r.alpha, r.p0]),
+    };
+    out.push(kind);
+    let id = session.model_id().as_bytes();
+    out.push(id.len() as u8);
+    out.push(u8::from(sketch.centre().is_some()));
+    out.push(u8::from(sparse));
+    for p in params {
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    let mut padded = [0u8; MAX_ID_LEN];
+    padded[..id.len()].copy_from_slice(id);
+    out.extend_from_slice(&padded);
+    out.extend_from_slice(&sketch.centre().map_or([0u8; 8], fingerprint));
+    let (writes, scale, total) = sketch.stored_state();
+    out.extend_from_slice(&writes.to_le_bytes());
+    out.extend_from_slice(&scale.to_le_bytes());
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&(entries as u32).to_le_bytes());
+    debug_assert_eq!(out.len(), HEADER_LEN);
+    for (i, b) in buckets.iter().enumerate() {
+        if sparse {
+            if b.count == 0.0 && b.sum_y == 0.0 && b.sum_base == 0.0 {
+                continue;
+            }
+            out.extend_from_slice(&(i as u32).to_le_bytes());
+        }
+        out.extend_from_slice(&b.count.to_le_bytes());
+        out.extend_from_slice(&b.sum_y.to_le_bytes());
+        out.extend_from_slice(&b.sum_base.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// What a saved memory says about itself, read from the header alone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedHeader {
+    /// Memory config.
+    pub sketch: SketchConfig,
+    /// Estimator and parameters.
+    pub estimator: Estimator,
+    /// The model the memory was written under.
+    pub model_id: ModelId,
+    /// Fingerprint of the centring vector, if the memory was centred.
+    pub centre: Option<[u8; 8]>,
+    /// Accepted writes.
+    pub writes: u64,
+}
+
+/// Validates `bytes` completely and rebuilds the session, provided it was
+/// saved under `model_id` with the centring vector `centre`.
+///
+/// # Errors
+/// * [`ErrorKind::CorruptData`] naming the field for wrong magic, truncation,
+///   a failed checksum, out-of-range fields or non-finite payload values;
+/// * [`ErrorKind::UnsupportedVersion`] for another format version;
+/// * [`ErrorKind::ModelMismatch`] if the memory belongs to another model or
+///   centring vector.
+///
+/// Nothing is allocated in proportion to the input before the header and
+/// the exact length have been checked.
+pub fn decode(bytes: &[u8], model_id: &ModelId, centre: Option<&[f32]>) -> Result<Session> {
+    let (header, body) = read_header(bytes)?;
+    if header.model_id != *model_id {
+        return Err(Error::new(
+            ErrorKind::ModelMismatch,
+            format!("memory was saved under model {} but this model is {}", header.model_id.to_hex(), model_id.to_hex()),
+        ));
+    }
+    let expected = centre.map(fingerprint);
+    if header.centre != expected {
+        return Err(Error::new(ErrorKind::ModelMismatch, "memory was saved with a different centre (mu) vector"));
+    }
+    let buckets = read_buckets(&header.sketch, &body)?;
+    check_totals(&header.sketch, &buckets, body.total)?;
+    let mut sketch = Sketch::new(header.sketch, centre.map(<[f32]>::to_vec))
+        .map_err(|e| Error::corrupt(format!("config: {}", e.message())))?;
+    sketch.restore(buckets, header.writes, body.scale, body.total)?;
+    Ok(Session::from_parts(sketch, header.estimator, header.model_id))
+}
+
+/// Reads and validates only the header (and checksum): what a caller needs
+/// to decide whether a memory fits before restoring it.
+///
+/// # Errors
+/// As [`decode`], except model mismatch, which the caller judges.
+pub fn peek(bytes: &[u8]) -> Result<SavedHeader> {
+    read_header(bytes).map(|(h, _)| h)
+}
+
+/// Header fields that only the payload reader needs.
+struct Body<'a> {
+    scale: f64,
+    total: f64,
+    sparse: bool,
+    entries: usize,
+    payload: &'a [u8],
+}
+
+fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
+    let mut r = Reader { bytes, pos: 0 };
+    if r.take("magic", 4)? != MAGIC {
+        return Err(Error::corrupt("magic: not a reloop-edge memory (expected \"RLEM\")"));
+    }
+    let version = r.u16("version")?;
+    if version != FORMAT_VERSION {
+        return Err(Error::new(
+            ErrorKind::UnsupportedVersion,
+            format!("version: format {version} is not supported (this build reads {FORMAT_VERSION})"),
+        ));
+    }
+    if bytes.len() < HEADER_LEN + CRC_LEN {
+        return Err(Error::corrupt(format!(
+            "length: {} bytes is shorter than the {}-byte header",
+            bytes.len(),
+            HEADER_LEN + CRC_LEN
+        )));
+    }
+    let (content, crc) = bytes.split_at(bytes.len() - CRC_LEN);
+    let stored_crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(content) != stored_crc {
+        return Err(Error::corrupt("checksum: CRC-32 mismatch (truncated or altered bytes)"));
+    }
+    let mut r = Reader { bytes: content, pos: r.pos };
+
+    let bits = r.u8("bits")?;
+    if bits > MAX_BITS {
+        return Err(Error::corrupt(format!("bits: {bits} exceeds {MAX_BITS}")));
+    }
+    let arrays = r.u8("arrays")?;
+    if arrays == 0 || arrays > MAX_ARRAYS {
+        return Err(Error::corrupt(format!("arrays: {arrays} is outside 1..={MAX_ARRAYS}")));
+    }
+    let dim = r.u32("dim")?;
+    if dim == 0 || dim > MAX_DIM {
+        return Err(Error::corrupt(format!("dim: {dim} is outside 1..={MAX_DIM}")));
+    }
+    let seed = r.u64("seed")?;
+    let error_filter = r.f32("errorFilter")?;
+    let half_life = match r.f32("halfLife")? {
+        0.0 => None,
+        h => Some(h),
+    };
+    let sketch = SketchConfig { bits, arrays, dim, seed, error_filter, half_life };
+    sketch.validate().map_err(|e| Error::corrupt(format!("config: {}", e.message())))?;
+
+    let kind = r.u8("estimator")?;
+    let id_len = usize::from(r.u8("modelIdLength")?);
+    let centred = r.u8("centred")?;
+    let layout = r.u8("layout")?;
+    let mut params = [0f32; 5];
+    for p in &mut params {
+        *p = r.f32("estimatorParams")?;
+    }
+    let estimator = match kind {
+        0 => {
+            if params[3] != 0.0 || params[4] != 0.0 {
+                return Err(Error::corrupt("estimatorParams: unused paper parameters are not zero"));
+            }
+            Estimator::Paper(PaperParams { lambda: params[0], tau: params[1], gamma: params[2] })
+        }
+        1 => Estimator::Residual(ResidualParams {
+            lambda: params[0],
+            tau: params[1],
+            n0: params[2],
+            alpha: params[3],
+            p0: params[4],
+        }),
+        k => return Err(Error::corrupt(format!("estimator: unknown kind {k}"))),
+    };
+    estimator.validate().map_err(|e| Error::corrupt(format!("estimatorParams: {}", e.message())))?;
+
+    if id_len != 16 && id_len != 32 {
+        return Err(Error::corrupt(format!("modelIdLength: {id_len} is not 16 or 32")));
+    }
+    let id_field = r.take("modelId", MAX_ID_LEN)?;
+    if id_field[id_len..].iter().any(|&b| b != 0) {
+        return Err(Error::corrupt("modelId: padding is not zero"));
+    }
+    let model_id = ModelId::from_bytes(&id_field[..id_len]).map_err(|e| Error::corrupt(e.message()))?;
+    let print = r.take("centreFingerprint", 8)?;
+    let centre = match centred {
+        0 if print.iter().all(|&b| b == 0) => None,
+        0 => return Err(Error::corrupt("centreFingerprint: set on an uncentred memory")),
+        1 => {
+            let mut f = [0u8; 8];
+            f.copy_from_slice(print);
+            Some(f)
+        }
+        c => return Err(Error::corrupt(format!("centred: {c} is not 0 or 1"))),
+    };
+
+    let writes = r.u64("writes")?;
+    let scale = r.f64("scale")?;
+    let scale_ok = match half_life {
+        None => scale == 1.0,
+        Some(_) => scale.is_finite() && (1.0..RENORM_AT * 2.0).contains(&scale),
+    };
+    if !scale_ok {
+        return Err(Error::corrupt(format!("scale: {scale} is out of range")));
+    }
+    let total = r.f64("total")?;
+    if !(total.is_finite() && total >= 0.0 && total <= f64::from(f32::MAX)) {
+        return Err(Error::corrupt(format!("total: {total} is out of range")));
+    }
+    if writes == 0 && total != 0.0 {
+        return Err(Error::corrupt("total: non-zero weight with zero writes"));
+    }
+    let entries = r.u32("entries")? as usize;
+    let sparse = match layout {
+        0 => false,
+        1 => true,
+        l => return Err(Error::corrupt(format!("layout: {l} is not 0 (dense) or 1 (sparse)"))),
+    };
+    let capacity = sketch.bucket_count();
+    if (!sparse && entries != capacity) || entries > capacity {
+        return Err(Error::corrupt(format!("entries: {entries} does not fit {capacity} buckets")));
+    }
+    let entry = if sparse { SPARSE_ENTRY } else { DENSE_ENTRY };
+    let payload = r.rest();
+    if payload.len() != entries * entry {
+        return Err(Error::corrupt(format!(
+            "payload: {} bytes where {entries} entries need {}",
+            payload.len(),
+            entries * entry
+        )));
+    }
+    let header = SavedHeader { sketch, estimator, model_id, centre, writes };
+    Ok((header, Body { scale, total, sparse, entries, payload }))
+}
+
+fn read_buckets(config: &SketchConfig, body: &Body<'_>) -> Result<Vec<Bucket>> {
+    let capacity = config.bucket_count();
+    let mut buckets = vec![Bucket::default(); capacity];
+    let mut r = Reader { bytes: body.payload, pos: 0 };
+    let mut next_free = 0usize;
+    for e in 0..body.entries {
+        let index = if body.sparse {
+            let i = r.u32("bucketIndex")? as usize;
+            if i < next_free || i >= capacity {
+                return Err(Error::corrupt(format!("bucketIndex: entry {e} has index {i}, not increasing below {capacity}")));
+            }
+            i
+        } else {
+            e
+        };
+        next_free = index + 1;
+        let b = Bucket { count: r.f32("count")?, sum_y: r.f32("sumY")?, sum_base: r.f32("sumBase")? };
+        let slack = b.count * 1e-5;
+        let valid = b.count.is_finite()
+            && b.sum_y.is_finite()
+            && b.sum_base.is_finite()
+            && b.count >= 0.0
+            && (0.0..=b.count + slack).contains(&b.sum_y)
+            && (0.0..=b.count + slack).contains(&b.sum_base)
+            && (b.count > 0.0 || !body.sparse);
+        if !valid {
+            return Err(Error::corrupt(format!(
+                "bucket {index}: values ({}, {}, {}) are not a valid count and sums",
+                b.count, b.sum_y, b.sum_base
+            )));
+        }
+        if let Some(slot) = buckets.get_mut(index) {
+            *slot = b;
+        }
+    }
+    Ok(buckets)
+}
+
+/// Every array receives every write, so each array's counts add up to the
+/// stored total (up to f32 rounding).
+fn check_totals(config: &SketchConfig, buckets: &[Bucket], total: f64) -> Result<()> {
+    for (k, array) in buckets.chunks_exact(config.buckets_per_array()).enumerate() {
+        let sum: f64 = array.iter().map(|b| f64::from(b.count)).sum();
+        if (sum - total).abs() > 1e-3 * total.max(1.0) {
+            return Err(Error::corrupt(format!("array {k}: counts add to {sum} but total is {total}")));
+        }
+    }
+    Ok(())
+}
+
+/// Bounds-checked little-endian reads that name the field on failure.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, field: &str, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        match end {
+            Some(end) => {
+                let s = &self.bytes[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            None => Err(Error::corrupt(format!("{field}: truncated at byte {}", self.pos))),
+        }
+    }
+
+    fn array<const N: usize>(&mut self, field: &str) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(field, N)?);
+        Ok(a)
+    }
+
+    fn u8(&mut self, field: &str) -> Result<u8> {
+        Ok(self.array::<1>(field)?[0])
+    }
+    fn u16(&mut self, field: &str) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.array(field)?))
+    }
+    fn u32(&mut self, field: &str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+    fn u64(&mut self, field: &str) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+    fn f32(&mut self, field: &str) -> Result<f32> {
+        let v = f32::from_le_bytes(self.array(field)?);
+        if v.is_finite() { Ok(v) } else { Err(Error::corrupt(format!("{field}: {v} is not finite"))) }
+    }
+    fn f64(&mut self, field: &str) -> Result<f64> {
+        let v = f64::from_le_bytes(self.array(field)?);
+        if v.is_finite() { Ok(v) } else { Err(Error::corrupt(format!("{field}: {v} is not finite"))) }
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        let s = &self.bytes[self.pos.min(self.bytes.len())..];
+        self.pos = self.bytes.len();
+        s
+    }
+}

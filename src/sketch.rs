@@ -1,0 +1,445 @@
+//! The error memory: an LSH sketch of the model's recent mistakes
+//! (ReLoop2 §3.2.2, DESIGN §1.1).
+//!
+//! `K` independent arrays of `2^L` buckets. Array `k` hashes a key vector
+//! `h ∈ R^d` (optionally centred, `h − μ`) with its own `L` signed random
+//! projections drawn from N(0,1) by a seeded ChaCha8 generator, so the same
+//! seed gives the same planes on every target. Each bucket keeps
+//! (`count`, `sum_y`, `sum_base`).
+//!
+//! Decay by half-life (counted in accepted writes) is O(1) per write: each
+//! write is stored with a weight that grows by `2^(1/H)` per write, and reads
+//! divide by the current weight. When the weight passes [`RENORM_AT`] every
+//! bucket is rescaled once, which amortises to a small constant per write.
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{Error, ErrorKind, Result, check_finite};
+
+/// Largest `L` (bits per array): `2^16` buckets per array.
+pub const MAX_BITS: u8 = 16;
+/// Largest `K` (number of arrays).
+pub const MAX_ARRAYS: u8 = 64;
+/// Largest key dimension `d` accepted.
+pub const MAX_DIM: u32 = 4096;
+/// The write weight at which all buckets are rescaled back to weight 1.
+pub const RENORM_AT: f64 = 4_294_967_296.0; // 2^32
+
+/// Shape and behaviour of an error memory.
+///
+/// Two memories can be merged, and a saved memory read, only when
+/// `bits`, `arrays`, `dim` and `seed` agree (they fix the hash planes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SketchConfig {
+    /// `L`: sign bits per array; each array has `2^L` buckets. `0` gives a
+    /// single bucket (a plain running average). Default 4.
+    pub bits: u8,
+    /// `K`: independent arrays (hash repetitions). Default 4.
+    pub arrays: u8,
+    /// `d`: dimension of the key vector `h` (the model's hidden layer).
+    /// Default 32; set it from the model.
+    pub dim: u32,
+    /// Seed of the hash planes. Default `0x5EED`.
+    pub seed: u64,
+    /// `σ`: a sample is written only when `|y − y_base| ≥ σ`. `0` writes
+    /// every sample. Default 0.
+    pub error_filter: f32,
+    /// Half-life of old evidence, in accepted writes; `None` never forgets.
+    /// Default `None`.
+    pub half_life: Option<f32>,
+}
+
+impl Default for SketchConfig {
+    fn default() -> Self {
+        SketchConfig { bits: 4, arrays: 4, dim: 32, seed: 0x5EED, error_filter: 0.0, half_life: None }
+    }
+}
+
+impl SketchConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] naming the first field out of range.
+    pub fn validate(&self) -> Result<()> {
+        if self.bits > MAX_BITS {
+            return Err(Error::config(format!("bits (L) must be in 0..={MAX_BITS}, got {}", self.bits)));
+        }
+        if self.arrays == 0 || self.arrays > MAX_ARRAYS {
+            return Err(Error::config(format!("arrays (K) must be in 1..={MAX_ARRAYS}, got {}", self.arrays)));
+        }
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(Error::config(format!("dim (d) must be in 1..={MAX_DIM}, got {}", self.dim)));
+        }
+        if !(0.0..=1.0).contains(&self.error_filter) {
+            return Err(Error::config(format!("errorFilter (sigma) must be in [0, 1], got {}", self.error_filter)));
+        }
+        if let Some(h) = self.half_life {
+            if !(h.is_finite() && h > 0.0) {
+                return Err(Error::config(format!("halfLife must be a finite number > 0 or none, got {h}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Buckets per array, `2^L`.
+    pub fn buckets_per_array(&self) -> usize {
+        1usize << self.bits
+    }
+
+    /// Buckets in all arrays, `K · 2^L`.
+    pub fn bucket_count(&self) -> usize {
+        usize::from(self.arrays) * self.buckets_per_array()
+    }
+
+    /// Hash planes in all arrays, `K · L`.
+    fn plane_count(&self) -> usize {
+        usize::from(self.arrays) * usize::from(self.bits)
+    }
+
+    fn same_layout(&self, other: &SketchConfig) -> bool {
+        self.bits == other.bits && self.arrays == other.arrays && self.dim == other.dim && self.seed == other.seed
+    }
+}
+
+/// One bucket's accumulators, in the memory's stored (scaled) units.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Bucket {
+    /// Number of samples (decayed, scaled).
+    pub count: f32,
+    /// Sum of labels `y`.
+    pub sum_y: f32,
+    /// Sum of base predictions `y_base`.
+    pub sum_base: f32,
+}
+
+/// What one array says about a query: the query's bucket, in real
+/// (decayed) units, and the array's total weight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Readout {
+    /// Samples in the query's bucket (`n_k`).
+    pub count: f32,
+    /// Sum of labels in the bucket.
+    pub sum_y: f32,
+    /// Sum of base predictions in the bucket.
+    pub sum_base: f32,
+    /// Samples in the whole array (`Σ_b count_k[b]`).
+    pub total: f32,
+}
+
+impl Readout {
+    /// The bucket's share of its array, `s_k`.
+    pub fn share(&self) -> f32 {
+        if self.total > 0.0 { self.count / self.total } else { 0.0 }
+    }
+    /// Mean label `ȳ_k`.
+    pub fn mean_y(&self) -> f32 {
+        self.sum_y / self.count
+    }
+    /// Mean base prediction `ȳbase_k`.
+    pub fn mean_base(&self) -> f32 {
+        self.sum_base / self.count
+    }
+}
+
+/// The LSH error memory.
+#[derive(Clone, Debug)]
+pub struct Sketch {
+    config: SketchConfig,
+    /// `μ`, subtracted from `h` before hashing.
+    centre: Option<Vec<f32>>,
+    /// Planes transposed: row `j` holds component `j` of all `K·L` planes,
+    /// plane `k·L + w` at column `k·L + w`, so projection is a run of
+    /// independent multiply-adds the compiler can vectorise.
+    planes: Vec<f32>,
+    /// `K` arrays of `2^L` buckets, array-major.
+    buckets: Vec<Bucket>,
+    /// Stored weight of the latest write (1 without decay).
+    scale: f64,
+    /// Per-write growth of `scale`, `2^(1/H)` (1 without decay).
+    growth: f64,
+    /// Stored total weight of each array (all arrays receive every write).
+    total: f64,
+    /// Accepted writes since creation or reset.
+    writes: u64,
+}
+
+impl Sketch {
+    /// Creates an empty memory.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] if the config is out of range or the
+    /// centring vector's length is not `dim` or holds NaN/Inf.
+    pub fn new(config: SketchConfig, centre: Option<Vec<f32>>) -> Result<Self> {
+        config.validate()?;
+        if let Some(mu) = &centre {
+            if mu.len() != config.dim as usize {
+                return Err(Error::config(format!(
+                    "centre (mu) has {} values but dim is {}",
+                    mu.len(),
+                    config.dim
+                )));
+            }
+            if let Some(i) = mu.iter().position(|v| !v.is_finite()) {
+                return Err(Error::config(format!("centre (mu)[{i}] is not finite")));
+            }
+        }
+        let planes = draw_planes(&config);
+        let growth = config.half_life.map_or(1.0, |h| 2f64.powf(1.0 / f64::from(h)));
+        Ok(Sketch {
+            buckets: vec![Bucket::default(); config.bucket_count()],
+            planes,
+            centre,
+            config,
+            scale: 1.0,
+            growth,
+            total: 0.0,
+            writes: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SketchConfig {
+        &self.config
+    }
+
+    /// The centring vector, if any.
+    pub fn centre(&self) -> Option<&[f32]> {
+        self.centre.as_deref()
+    }
+
+    /// Accepted writes since creation, reset or load (merges add theirs).
+    pub fn len(&self) -> u64 {
+        self.writes
+    }
+
+    /// True when nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.writes == 0
+    }
+
+    /// Total (decayed) weight held by each array.
+    pub fn total_weight(&self) -> f64 {
+        self.total / self.scale
+    }
+
+    /// Exact heap bytes held: buckets, planes and centring vector.
+    pub fn heap_bytes(&self) -> usize {
+        self.buckets.len() * std::mem::size_of::<Bucket>()
+            + self.planes.len() * std::mem::size_of::<f32>()
+            + self.centre.as_ref().map_or(0, |c| c.len() * std::mem::size_of::<f32>())
+    }
+
+    /// Empties every bucket; config, planes and centre stay.
+    pub fn reset(&mut self) {
+        self.buckets.fill(Bucket::default());
+        self.scale = 1.0;
+        self.total = 0.0;
+        self.writes = 0;
+    }
+
+    /// Records a sample if its error `|y − y_base|` reaches the filter σ.
+    /// Returns whether it was stored.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `h` has the wrong length or any value is
+    /// NaN/Inf, or `y`/`y_base` lie outside [0, 1]. Nothing is written then.
+    pub fn write(&mut self, h: &[f32], y: f32, y_base: f32) -> Result<bool> {
+        check_probability("y", y)?;
+        check_probability("y_base", y_base)?;
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.hash(h, &mut index)?;
+        if (y - y_base).abs() < self.config.error_filter {
+            return Ok(false);
+        }
+        self.scale *= self.growth;
+        let w = self.scale as f32;
+        for &i in &index[..usize::from(self.config.arrays)] {
+            if let Some(b) = self.buckets.get_mut(i) {
+                b.count += w;
+                b.sum_y += w * y;
+                b.sum_base += w * y_base;
+            }
+        }
+        self.total += self.scale;
+        self.writes += 1;
+        if self.scale >= RENORM_AT {
+            self.renormalise();
+        }
+        Ok(true)
+    }
+
+    /// Fills `out` with the readout of every array whose bucket for `h` is
+    /// non-empty (at most `K`); clears `out` first.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `h` has the wrong length or holds NaN/Inf.
+    pub fn read(&self, h: &[f32], out: &mut Vec<Readout>) -> Result<()> {
+        out.clear();
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.hash(h, &mut index)?;
+        let inv = (1.0 / self.scale) as f32;
+        let total = (self.total / self.scale) as f32;
+        for &i in &index[..usize::from(self.config.arrays)] {
+            if let Some(b) = self.buckets.get(i) {
+                if b.count > 0.0 {
+                    out.push(Readout {
+                        count: b.count * inv,
+                        sum_y: b.sum_y * inv,
+                        sum_base: b.sum_base * inv,
+                        total,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds another memory's evidence bucket-wise (a RACE-sketch property):
+    /// without decay, writing stream A then B equals merging A and B.
+    /// With decay, `other`'s current (decayed) weights are added as if
+    /// written now.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] unless `bits`, `arrays`, `dim`, `seed`
+    /// and the centring vector are equal.
+    pub fn merge(&mut self, other: &Sketch) -> Result<()> {
+        if !self.config.same_layout(&other.config) {
+            return Err(Error::config(format!(
+                "cannot merge memories with different layouts (bits/arrays/dim/seed {}/{}/{}/{} vs {}/{}/{}/{})",
+                self.config.bits,
+                self.config.arrays,
+                self.config.dim,
+                self.config.seed,
+                other.config.bits,
+                other.config.arrays,
+                other.config.dim,
+                other.config.seed
+            )));
+        }
+        if self.centre != other.centre {
+            return Err(Error::config("cannot merge memories with different centre (mu) vectors"));
+        }
+        let factor = self.scale / other.scale;
+        let f = factor as f32;
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            a.count += b.count * f;
+            a.sum_y += b.sum_y * f;
+            a.sum_base += b.sum_base * f;
+        }
+        self.total += other.total * factor;
+        self.writes = self.writes.saturating_add(other.writes);
+        Ok(())
+    }
+
+    /// Bucket index of `h` in each array (absolute index into the bucket
+    /// vector), written to `index[..K]`.
+    fn hash(&self, h: &[f32], index: &mut [usize; MAX_ARRAYS as usize]) -> Result<()> {
+        let d = self.config.dim as usize;
+        if h.len() != d {
+            return Err(Error::input(format!("key vector h has {} values but the memory expects dim {d}", h.len())));
+        }
+        if let Some(j) = h.iter().position(|v| !v.is_finite()) {
+            return Err(Error::input(format!("key vector h[{j}] is not finite")));
+        }
+        let bits = usize::from(self.config.bits);
+        let arrays = usize::from(self.config.arrays);
+        let per_array = self.config.buckets_per_array();
+        let p = self.config.plane_count();
+        let mut acc = [0f32; MAX_ARRAYS as usize * MAX_BITS as usize];
+        let acc = &mut acc[..p];
+        if p > 0 {
+            for (j, row) in self.planes.chunks_exact(p).enumerate() {
+                let x = match &self.centre {
+                    Some(mu) => h[j] - mu[j],
+                    None => h[j],
+                };
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a += r * x;
+                }
+            }
+        }
+        for (k, slot) in index.iter_mut().take(arrays).enumerate() {
+            let mut b = 0usize;
+            for w in 0..bits {
+                if acc[k * bits + w] >= 0.0 {
+                    b |= 1 << w;
+                }
+            }
+            *slot = k * per_array + b;
+        }
+        Ok(())
+    }
+
+    fn renormalise(&mut self) {
+        let inv = 1.0 / self.scale;
+        let f = inv as f32;
+        for b in &mut self.buckets {
+            b.count *= f;
+            b.sum_y *= f;
+            b.sum_base *= f;
+        }
+        self.total *= inv;
+        self.scale = 1.0;
+    }
+
+    // --- state access for the codec (crate-private) ---
+
+    pub(crate) fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    pub(crate) fn stored_state(&self) -> (u64, f64, f64) {
+        (self.writes, self.scale, self.total)
+    }
+
+    /// Restores bucket state decoded (and validated) by the codec.
+    pub(crate) fn restore(&mut self, buckets: Vec<Bucket>, writes: u64, scale: f64, total: f64) -> Result<()> {
+        if buckets.len() != self.buckets.len() {
+            return Err(Error::new(ErrorKind::CorruptData, "bucket count does not match the config"));
+        }
+        self.buckets = buckets;
+        self.writes = writes;
+        self.scale = scale;
+        self.total = total;
+        Ok(())
+    }
+
+    /// The hash planes, plane-major (`K·L` planes of `d` values): for tests
+    /// that pin the generator across targets.
+    pub fn plane(&self, array: usize, bit: usize) -> Option<Vec<f32>> {
+        let bits = usize::from(self.config.bits);
+        if array >= usize::from(self.config.arrays) || bit >= bits {
+            return None;
+        }
+        let p = self.config.plane_count();
+        let col = array * bits + bit;
+        Some(self.planes.iter().skip(col).step_by(p).copied().collect())
+    }
+}
+
+/// Draws the `K·L` planes, plane by plane (array-major, then bit, then
+/// component), into the transposed layout.
+fn draw_planes(config: &SketchConfig) -> Vec<f32> {
+    let d = config.dim as usize;
+    let p = config.plane_count();
+    let mut planes = vec![0f32; d * p];
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    for col in 0..p {
+        for j in 0..d {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            planes[j * p + col] = z as f32;
+        }
+    }
+    planes
+}
+
+pub(crate) fn check_probability(name: &str, value: f32) -> Result<()> {
+    check_finite(name, value)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::input(format!("{name} must be in [0, 1], got {value}")))
+    }
+}
