@@ -48,3 +48,6 @@ pub use estimate::{Estimator, PaperParams, Prediction, ResidualParams};
 pub use identity::ModelId;
 pub use session::{Session, SessionConfig};
 pub use sketch::{Readout, Sketch, SketchConfig};
+pub mod features;
+pub mod model;
+pub mod spec;

@@ -1,0 +1,228 @@
+//! The ONNX runtime against a plain-Rust reference, every head kind, and
+//! models or specs that disagree: clear errors, never a panic.
+
+mod common;
+
+use common::{Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, reference};
+use reloop_edge::ErrorKind;
+use reloop_edge::features::Item;
+use reloop_edge::model::{Model, ModelOutput};
+use serde_json::json;
+
+fn items() -> Vec<Item> {
+    vec![
+        item(json!({ "user": "u1", "item": "a", "age": 25 })),
+        item(json!({ "user": "u2", "item": "b", "age": 41.5 })),
+        item(json!({ "user": "stranger", "item": "c" })),
+        item(json!({ "user": "u3", "item": 17, "age": 60 })),
+    ]
+}
+
+fn expected() -> Vec<(f32, [f32; 3])> {
+    [("u1", "a", 25.0), ("u2", "b", 41.5), ("zz", "c", 30.0), ("u3", "17", 60.0)]
+        .iter()
+        .map(|&(u, i, a)| {
+            let (u, i, d) = encoded(u, i, a);
+            reference(u, i, d)
+        })
+        .collect()
+}
+
+fn check_against_reference(head: Head) {
+    let model = Model::from_json(&mlp_onnx(head), &mlp_spec(head)).unwrap();
+    assert_eq!(model.hidden_dim(), 3);
+    let mut out = ModelOutput::default();
+    model.run(&items(), &Item::new(), &mut out).unwrap();
+    assert_eq!(out.rows(), 4);
+    for (row, (p, h)) in expected().into_iter().enumerate() {
+        assert!((out.y_base()[row] - p).abs() < 1e-5, "{head:?} row {row}: {} vs {p}", out.y_base()[row]);
+        let got = out.hidden_row(row).unwrap();
+        for j in 0..3 {
+            assert!((got[j] - h[j]).abs() < 1e-5, "{head:?} row {row} h[{j}]: {} vs {}", got[j], h[j]);
+        }
+    }
+}
+
+#[test]
+fn sigmoid_head_matches_reference_with_intermediate_hidden() {
+    check_against_reference(Head::Sigmoid);
+}
+
+#[test]
+fn logit_head_gets_the_sigmoid() {
+    check_against_reference(Head::Logit);
+}
+
+#[test]
+fn softmax2_head_takes_column_one() {
+    check_against_reference(Head::Softmax2);
+}
+
+#[test]
+fn relu_hidden_has_zeros_and_positives() {
+    // The fixture is only a good test of the hidden read if h is not trivial.
+    let hs: Vec<f32> = expected().iter().flat_map(|(_, h)| *h).collect();
+    assert!(hs.iter().any(|&v| v == 0.0) && hs.iter().any(|&v| v > 0.0), "{hs:?}");
+}
+
+#[test]
+fn batch_sizes_vary_and_results_are_stable() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let all = items();
+    let want = expected();
+    let mut out = ModelOutput::default();
+    for n in [1, 4, 2, 4, 3, 1, 0, 4] {
+        model.run(&all[..n], &Item::new(), &mut out).unwrap();
+        assert_eq!(out.rows(), n);
+        for row in 0..n {
+            assert!((out.y_base()[row] - want[row].0).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn context_fills_missing_fields_and_items_override_it() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let context = item(json!({ "user": "u2", "age": 50 }));
+    let batch = vec![item(json!({ "item": "a" })), item(json!({ "item": "a", "user": "u1" }))];
+    let mut out = ModelOutput::default();
+    model.run(&batch, &context, &mut out).unwrap();
+    let (u, i, d) = encoded("u2", "a", 50.0);
+    assert!((out.y_base()[0] - reference(u, i, d).0).abs() < 1e-5);
+    let (u, i, d) = encoded("u1", "a", 50.0);
+    assert!((out.y_base()[1] - reference(u, i, d).0).abs() < 1e-5);
+}
+
+#[test]
+fn model_is_shared_across_threads_with_the_same_answers() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let want = expected();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let model = model.clone();
+            let want = &want;
+            s.spawn(move || {
+                let mut out = ModelOutput::default();
+                for _ in 0..20 {
+                    model.run(&items(), &Item::new(), &mut out).unwrap();
+                    assert!((out.y_base()[3] - want[3].0).abs() < 1e-5);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn identity_depends_on_bytes_and_spec_but_not_spec_formatting() {
+    let a = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let pretty = serde_json::to_string_pretty(&mlp_spec_value(Head::Sigmoid)).unwrap();
+    let b = Model::from_json(&mlp_onnx(Head::Sigmoid), &pretty).unwrap();
+    assert_eq!(a.id(), b.id());
+    let mut spec = mlp_spec_value(Head::Sigmoid);
+    spec["p0"] = json!(0.41);
+    let c = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec.to_string()).unwrap();
+    assert_ne!(a.id(), c.id());
+    let d = Model::from_json(&mlp_onnx(Head::Logit), &mlp_spec(Head::Sigmoid).replace("\"prob\"", "\"logit\"")).unwrap();
+    assert_ne!(a.id(), d.id());
+}
+
+#[test]
+fn encoder_errors_surface_with_item_and_field() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    let bad = vec![items()[0].clone(), item(json!({ "user": "u1" }))];
+    let e = model.run(&bad, &Item::new(), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("item 1") && e.message().contains("`item`"), "{e}");
+    assert_eq!(out.rows(), 0);
+    let big: Vec<Item> = (0..65).map(|_| items()[0].clone()).collect();
+    let e = model.run(&big, &Item::new(), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("maxBatch"), "{e}");
+}
+
+fn load_err(onnx: &[u8], spec: &str) -> reloop_edge::Error {
+    match Model::from_json(onnx, spec) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn malformed_and_truncated_onnx_are_model_errors() {
+    let spec = mlp_spec(Head::Sigmoid);
+    let good = mlp_onnx(Head::Sigmoid);
+    for bytes in [&b""[..], b"not an onnx file at all", &good[..good.len() / 2], &good[..good.len() - 7]] {
+        let e = load_err(bytes, &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    }
+    // Every prefix fails cleanly (or, for the rare prefix that still parses, loads).
+    for cut in (0..good.len()).step_by(13) {
+        let _ = Model::from_json(&good[..cut], &spec);
+    }
+}
+
+#[test]
+fn graph_output_that_nothing_produces_is_refused_not_a_panic() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.output[0].name = "ghost".into();
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("ghost"), "{e}");
+}
+
+#[test]
+fn external_data_is_refused() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.initializer[0].data_location = Some(1);
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert!(e.message().contains("external data"), "{e}");
+}
+
+fn spec_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v = mlp_spec_value(Head::Sigmoid);
+    edit(&mut v);
+    v.to_string()
+}
+
+#[test]
+fn spec_disagreeing_with_the_model_names_the_key() {
+    let onnx = mlp_onnx(Head::Sigmoid);
+    let cases: Vec<(String, &str)> = vec![
+        (spec_with(|v| v["inputs"][1]["name"] = json!("dense_x")), "dense"),
+        (spec_with(|v| v["inputs"][0]["columns"] = json!(["user", "item", "user"])), "inputs[0].columns"),
+        (spec_with(|v| v["inputs"][1]["dtype"] = json!("i64")), ""),
+        (spec_with(|v| v["outputs"]["hidden"] = json!("nope")), "outputs.hidden"),
+        (spec_with(|v| v["outputs"]["probability"] = json!("nope")), "outputs.probability"),
+        (spec_with(|v| v["mu"] = json!([0.1, 0.2])), "mu"),
+        (spec_with(|v| v["outputs"]["hidden"] = json!("w1")), "outputs.hidden"),
+        (spec_with(|v| v["outputs"]["kind"] = json!("softmax2")), "outputs.kind"),
+    ];
+    for (spec, key) in cases {
+        let e = load_err(&onnx, &spec);
+        assert!(matches!(e.kind(), ErrorKind::Model | ErrorKind::InvalidConfig), "{e}");
+        assert!(e.message().contains(key), "expected `{key}` in: {e}");
+    }
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    // `dense` as i64 would need numeric fields in an i64 input: a spec error.
+    let e = load_err(&mlp_onnx(Head::Sigmoid), &spec_with(|v| v["inputs"][1]["dtype"] = json!("i64")));
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    assert!(e.message().contains("inputs[1]"), "{e}");
+    // `ids` declared f32 in the spec while the ONNX says int64: a model mismatch.
+    let e = load_err(&mlp_onnx(Head::Sigmoid), &spec_with(|v| v["inputs"][0]["dtype"] = json!("f32")));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("inputs[0].dtype") && e.message().contains("int64"), "{e}");
+}
+
+#[test]
+fn hidden_may_be_named_by_node() {
+    let spec = spec_with(|v| v["outputs"]["hidden"] = json!("Relu_relu1"));
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec).unwrap();
+    let mut out = ModelOutput::default();
+    model.run(&items(), &Item::new(), &mut out).unwrap();
+    let want = expected();
+    assert!((out.hidden_row(1).unwrap()[0] - want[1].1[0]).abs() < 1e-5);
+}
