@@ -49,6 +49,11 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Bytes before the bucket payload.
 pub const HEADER_LEN: usize = 120;
 const CRC_LEN: usize = 4;
+/// Default cap on the heap a decoded memory may claim (buckets, planes,
+/// centre), checked from the header before allocating: a sparse file of a
+/// few bytes can legally describe `K = 64, L = 16`, which would otherwise
+/// make a hostile token cost 66 MB. See [`decode_with_limit`].
+pub const DEFAULT_MAX_HEAP_BYTES: usize = 16 << 20;
 const DENSE_ENTRY: usize = 12;
 const SPARSE_ENTRY: usize = 16;
 
@@ -137,11 +142,37 @@ pub struct SavedHeader {
 /// Nothing is allocated in proportion to the input before the header and
 /// the exact length have been checked.
 pub fn decode(bytes: &[u8], model_id: &ModelId, centre: Option<&[f32]>) -> Result<Session> {
+    decode_with_limit(bytes, model_id, centre, DEFAULT_MAX_HEAP_BYTES)
+}
+
+/// [`decode`] with an explicit cap on the heap the restored memory may use
+/// (see [`crate::Sketch::heap_bytes`]).
+///
+/// # Errors
+/// As [`decode`]; a memory whose config needs more than `max_heap_bytes` is
+/// [`ErrorKind::CorruptData`] naming `buckets`.
+pub fn decode_with_limit(
+    bytes: &[u8],
+    model_id: &ModelId,
+    centre: Option<&[f32]>,
+    max_heap_bytes: usize,
+) -> Result<Session> {
     let (header, body) = read_header(bytes)?;
+    let need = Sketch::heap_bytes_for(&header.sketch, header.centre.is_some());
+    if need > max_heap_bytes {
+        return Err(Error::corrupt(format!(
+            "buckets: a {}x2^{} memory of dim {} needs {need} bytes, over the {max_heap_bytes}-byte decode limit",
+            header.sketch.arrays, header.sketch.bits, header.sketch.dim
+        )));
+    }
     if header.model_id != *model_id {
         return Err(Error::new(
             ErrorKind::ModelMismatch,
-            format!("memory was saved under model {} but this model is {}", header.model_id.to_hex(), model_id.to_hex()),
+            format!(
+                "memory was saved under model {} but this model is {}",
+                header.model_id.to_hex(),
+                model_id.to_hex()
+            ),
         ));
     }
     let expected = centre.map(fingerprint);
@@ -315,7 +346,9 @@ fn read_buckets(config: &SketchConfig, body: &Body<'_>) -> Result<Vec<Bucket>> {
         let index = if body.sparse {
             let i = r.u32("bucketIndex")? as usize;
             if i < next_free || i >= capacity {
-                return Err(Error::corrupt(format!("bucketIndex: entry {e} has index {i}, not increasing below {capacity}")));
+                return Err(Error::corrupt(format!(
+                    "bucketIndex: entry {e} has index {i}, not increasing below {capacity}"
+                )));
             }
             i
         } else {

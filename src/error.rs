@@ -92,9 +92,5 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Rejects NaN and infinities, naming the value.
 pub(crate) fn check_finite(name: &str, value: f32) -> Result<()> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::input(format!("{name} must be finite, got {value}")))
-    }
+    if value.is_finite() { Ok(()) } else { Err(Error::input(format!("{name} must be finite, got {value}"))) }
 }

@@ -175,11 +175,7 @@ impl Sketch {
         config.validate()?;
         if let Some(mu) = &centre {
             if mu.len() != config.dim as usize {
-                return Err(Error::config(format!(
-                    "centre (mu) has {} values but dim is {}",
-                    mu.len(),
-                    config.dim
-                )));
+                return Err(Error::config(format!("centre (mu) has {} values but dim is {}", mu.len(), config.dim)));
             }
             if let Some(i) = mu.iter().position(|v| !v.is_finite()) {
                 return Err(Error::config(format!("centre (mu)[{i}] is not finite")));
@@ -226,9 +222,16 @@ impl Sketch {
 
     /// Exact heap bytes held: buckets, planes and centring vector.
     pub fn heap_bytes(&self) -> usize {
-        self.buckets.len() * std::mem::size_of::<Bucket>()
-            + self.planes.len() * std::mem::size_of::<f32>()
-            + self.centre.as_ref().map_or(0, |c| c.len() * std::mem::size_of::<f32>())
+        Sketch::heap_bytes_for(&self.config, self.centre.is_some())
+    }
+
+    /// Heap bytes a memory of this config would hold, known before
+    /// allocating it.
+    pub fn heap_bytes_for(config: &SketchConfig, centred: bool) -> usize {
+        let dim = config.dim as usize;
+        config.bucket_count() * std::mem::size_of::<Bucket>()
+            + config.plane_count() * dim * std::mem::size_of::<f32>()
+            + if centred { dim * std::mem::size_of::<f32>() } else { 0 }
     }
 
     /// Empties every bucket; config, planes and centre stay.
@@ -284,12 +287,7 @@ impl Sketch {
         for &i in &index[..usize::from(self.config.arrays)] {
             if let Some(b) = self.buckets.get(i) {
                 if b.count > 0.0 {
-                    out.push(Readout {
-                        count: b.count * inv,
-                        sum_y: b.sum_y * inv,
-                        sum_base: b.sum_base * inv,
-                        total,
-                    });
+                    out.push(Readout { count: b.count * inv, sum_y: b.sum_y * inv, sum_base: b.sum_base * inv, total });
                 }
             }
         }
