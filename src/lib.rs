@@ -50,4 +50,5 @@ pub use session::{Session, SessionConfig};
 pub use sketch::{Readout, Sketch, SketchConfig};
 pub mod features;
 pub mod model;
+pub mod scorer;
 pub mod spec;
