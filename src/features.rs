@@ -314,9 +314,10 @@ impl Encoder {
                     },
                     m.default.clone(),
                 ),
-                FieldSpec::Numeric(n) => {
-                    (Kind::Numeric { mean: n.mean, std: n.std }, n.default.and_then(serde_json::Number::from_f64).map(Value::Number))
-                }
+                FieldSpec::Numeric(n) => (
+                    Kind::Numeric { mean: n.mean, std: n.std },
+                    n.default.and_then(serde_json::Number::from_f64).map(Value::Number),
+                ),
                 FieldSpec::Bucketized(b) => (
                     Kind::Bucketized { boundaries: b.boundaries.clone(), offset: b.offset, one_hot: b.one_hot },
                     b.default.and_then(serde_json::Number::from_f64).map(Value::Number),
@@ -376,9 +377,8 @@ impl Encoder {
         out.rows = 0;
         out.i64s.resize_with(self.inputs.len(), Vec::new);
         out.f32s.resize_with(self.inputs.len(), Vec::new);
-        for (k, input) in self.inputs.iter().enumerate() {
+        for ((i, f), input) in out.i64s.iter_mut().zip(out.f32s.iter_mut()).zip(&self.inputs) {
             let len = n * input.width;
-            let (i, f) = (&mut out.i64s[k], &mut out.f32s[k]);
             match input.dtype {
                 DType::I64 => {
                     i.resize(len, 0);
@@ -428,10 +428,8 @@ impl Encoder {
             )));
         }
         for (input, buffer) in self.inputs.iter().zip(buffers.iter()) {
-            let type_ok = matches!(
-                (input.dtype, buffer),
-                (DType::I64, InputBuffer::I64(_)) | (DType::F32, InputBuffer::F32(_))
-            );
+            let type_ok =
+                matches!((input.dtype, buffer), (DType::I64, InputBuffer::I64(_)) | (DType::F32, InputBuffer::F32(_)));
             if !type_ok || buffer.len() != items.len() * input.width {
                 return Err(Error::input(format!(
                     "buffer for input `{}` must be {} x {} {} values, got {}",
@@ -504,7 +502,10 @@ fn encode_field(field: &Field, item: &Item, context: &Item, row: &mut Row<'_>, s
         return Err(Error::input(format!("field `{}` is missing and has no default", field.name)));
     };
     let wrong = |what: &str| {
-        Error::new(ErrorKind::InvalidInput, format!("{} must be {what}, got {}", source.describe(&field.name), type_name(value)))
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} must be {what}, got {}", source.describe(&field.name), type_name(value)),
+        )
     };
     match &field.kind {
         Kind::Categorical { lookup, one_hot } => {
