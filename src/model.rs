@@ -37,11 +37,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use tract_onnx::pb;
-use tract_onnx::tract_hir::internal::DimLike;
 use tract_onnx::prelude::{
-    DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, TractError,
-    IntoRunnable, TypedRunnableModel, TypedSimpleState, tvec,
+    DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTensor, TDim, TValue, Tensor, ToDim,
+    TractError, TypedRunnableModel, TypedSimpleState, tvec,
 };
+use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::features::{Encoder, InputBuffer, Item, Scratch};
@@ -179,7 +179,10 @@ impl Model {
         // Every non-constant graph input must be in the spec and agree with it.
         for (name, elem, dims) in &declared {
             let Some((k, input)) = spec.inputs.iter().enumerate().find(|(_, i)| &i.name == name) else {
-                return Err(Error::new(ErrorKind::Model, format!("inputs: model input `{name}` is not described in the spec")));
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("inputs: model input `{name}` is not described in the spec"),
+                ));
             };
             let want = match input.dtype {
                 DType::I64 => ONNX_INT64,
@@ -188,7 +191,11 @@ impl Model {
             if *elem != 0 && *elem != want {
                 return Err(Error::new(
                     ErrorKind::Model,
-                    format!("inputs[{k}].dtype: model input `{name}` has ONNX element type {} but the spec says {}", onnx_type_name(*elem), input.dtype.name()),
+                    format!(
+                        "inputs[{k}].dtype: model input `{name}` has ONNX element type {} but the spec says {}",
+                        onnx_type_name(*elem),
+                        input.dtype.name()
+                    ),
                 ));
             }
             let width = widths.get(k).copied().unwrap_or(0);
@@ -198,30 +205,37 @@ impl Model {
                 Some([_]) => {
                     return Err(Error::new(
                         ErrorKind::Model,
-                        format!("inputs[{k}].columns: model input `{name}` is [batch] (one column) but the spec fills {width}"),
+                        format!(
+                            "inputs[{k}].columns: model input `{name}` is [batch] (one column) but the spec fills {width}"
+                        ),
                     ));
                 }
-                Some([_, w]) => {
-                    if let Some(w) = w {
-                        if *w != width as i64 {
-                            return Err(Error::new(
-                                ErrorKind::Model,
-                                format!("inputs[{k}].columns: model input `{name}` is {w} wide but the spec fills {width} columns"),
-                            ));
-                        }
-                    }
+                Some([_, Some(w)]) if *w != width as i64 => {
+                    return Err(Error::new(
+                        ErrorKind::Model,
+                        format!(
+                            "inputs[{k}].columns: model input `{name}` is {w} wide but the spec fills {width} columns"
+                        ),
+                    ));
                 }
+                Some([_, _]) => {}
                 Some(other) => {
                     return Err(Error::new(
                         ErrorKind::Model,
-                        format!("inputs[{k}]: model input `{name}` has rank {}; only [batch] and [batch, width] inputs are supported", other.len()),
+                        format!(
+                            "inputs[{k}]: model input `{name}` has rank {}; only [batch] and [batch, width] inputs are supported",
+                            other.len()
+                        ),
                     ));
                 }
             }
         }
         for (k, input) in spec.inputs.iter().enumerate() {
             if !declared.iter().any(|(name, _, _)| *name == input.name) {
-                return Err(Error::new(ErrorKind::Model, format!("inputs[{k}].name: the model has no input `{}`", input.name)));
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("inputs[{k}].name: the model has no input `{}`", input.name),
+                ));
             }
         }
 
@@ -242,7 +256,10 @@ impl Model {
         for (ix, outlet) in input_outlets.iter().enumerate() {
             let name = model.node(outlet.node).name.clone();
             let Some(k) = spec.inputs.iter().position(|i| i.name == name) else {
-                return Err(Error::new(ErrorKind::Model, format!("inputs: model input `{name}` is not described in the spec")));
+                return Err(Error::new(
+                    ErrorKind::Model,
+                    format!("inputs: model input `{name}` is not described in the spec"),
+                ));
             };
             let (dtype, width) = match (spec.inputs.get(k), widths.get(k)) {
                 (Some(i), Some(&w)) => (i.dtype, w),
@@ -253,8 +270,7 @@ impl Model {
                 DType::I64 => DatumType::I64,
                 DType::F32 => DatumType::F32,
             };
-            let shape: Vec<TDim> =
-                if rank1 { vec![batch.to_dim()] } else { vec![batch.to_dim(), width.to_dim()] };
+            let shape: Vec<TDim> = if rank1 { vec![batch.to_dim()] } else { vec![batch.to_dim(), width.to_dim()] };
             model
                 .set_input_fact(ix, InferenceFact::dt_shape(dt, shape))
                 .map_err(|e| model_err(&format!("inputs[{k}]: cannot set the fact of `{name}`"), e))?;
@@ -267,7 +283,9 @@ impl Model {
                 .get(name)
                 .copied()
                 .or_else(|| model.nodes().iter().find(|n| n.name == name).map(|n| n.id.into()))
-                .ok_or_else(|| Error::new(ErrorKind::Model, format!("{key}: no tensor or node named `{name}` in the model")))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Model, format!("{key}: no tensor or node named `{name}` in the model"))
+                })
         };
         let probability = find("outputs.probability", &spec.outputs.probability)?;
         let hidden = find("outputs.hidden", &spec.outputs.hidden)?;
@@ -276,7 +294,8 @@ impl Model {
         }
         model.select_output_outlets(&[probability, hidden]).map_err(|e| model_err("outputs", e))?;
 
-        let typed = model.into_typed().map_err(|e| model_err("onnx: cannot type the graph with the spec's inputs", e))?;
+        let typed =
+            model.into_typed().map_err(|e| model_err("onnx: cannot type the graph with the spec's inputs", e))?;
         let outputs = typed.output_outlets().map_err(|e| model_err("outputs", e))?.to_vec();
         let [prob_outlet, hidden_outlet] = outputs[..] else {
             return Err(Error::new(ErrorKind::Model, "outputs: expected two outputs after typing"));
@@ -296,14 +315,20 @@ impl Model {
                 _ => {
                     return Err(Error::new(
                         ErrorKind::Model,
-                        format!("{key}: `{name}` has shape {:?}, which does not start with the batch dimension", fact.shape),
+                        format!(
+                            "{key}: `{name}` has shape {:?}, which does not start with the batch dimension",
+                            fact.shape
+                        ),
                     ));
                 }
             }
             let mut size = 1usize;
             for d in dims.iter().skip(1) {
                 let d = d.to_usize().map_err(|_| {
-                    Error::new(ErrorKind::Model, format!("{key}: `{name}` has shape {:?}, whose row size is not fixed", fact.shape))
+                    Error::new(
+                        ErrorKind::Model,
+                        format!("{key}: `{name}` has shape {:?}, whose row size is not fixed", fact.shape),
+                    )
                 })?;
                 size = size.saturating_mul(d);
             }
@@ -324,14 +349,21 @@ impl Model {
         if hidden_dim == 0 || hidden_dim > MAX_DIM as usize {
             return Err(Error::new(
                 ErrorKind::Model,
-                format!("outputs.hidden: `{}` has {hidden_dim} values per row, expected 1..={MAX_DIM}", spec.outputs.hidden),
+                format!(
+                    "outputs.hidden: `{}` has {hidden_dim} values per row, expected 1..={MAX_DIM}",
+                    spec.outputs.hidden
+                ),
             ));
         }
         if let Some(mu) = &spec.mu {
             if mu.len() != hidden_dim {
                 return Err(Error::new(
                     ErrorKind::Model,
-                    format!("mu: has {} values but the hidden vector `{}` has {hidden_dim}", mu.len(), spec.outputs.hidden),
+                    format!(
+                        "mu: has {} values but the hidden vector `{}` has {hidden_dim}",
+                        mu.len(),
+                        spec.outputs.hidden
+                    ),
                 ));
             }
         }
@@ -430,10 +462,14 @@ impl Model {
             for (k, t) in ws.tensors.iter_mut().enumerate() {
                 let t = t.as_mut().ok_or_else(|| Error::new(ErrorKind::Model, format!("input {k} has no tensor")))?;
                 let buffer = match t.datum_type() {
-                    DatumType::I64 => t.to_plain_array_view_mut::<i64>().ok().and_then(|v| v.into_slice()).map(InputBuffer::I64),
+                    DatumType::I64 => {
+                        t.to_plain_array_view_mut::<i64>().ok().and_then(|v| v.into_slice()).map(InputBuffer::I64)
+                    }
                     _ => t.to_plain_array_view_mut::<f32>().ok().and_then(|v| v.into_slice()).map(InputBuffer::F32),
                 };
-                buffers.push(buffer.ok_or_else(|| Error::new(ErrorKind::Model, format!("input {k} is not a plain tensor")))?);
+                buffers.push(
+                    buffer.ok_or_else(|| Error::new(ErrorKind::Model, format!("input {k} is not a plain tensor")))?,
+                );
             }
             encoder.encode_into(items, context, &mut buffers, &mut ws.scratch)?;
         }
@@ -515,16 +551,22 @@ fn read_hidden(t: &TValue, n: usize, dim: usize, out: &mut Vec<f32>) -> Result<(
     out.reserve(n * dim);
     for (j, &v) in view.iter().enumerate() {
         if !v.is_finite() {
-            return Err(Error::new(ErrorKind::Model, format!("outputs.hidden: row {} has a non-finite value", j / dim)));
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!("outputs.hidden: row {} has a non-finite value", j / dim),
+            ));
         }
         out.push(v);
     }
     Ok(())
 }
 
-/// Graph inputs that are not initializers: (name, ONNX element type or 0,
-/// dims if declared — each `Some(value)` or `None` for symbolic).
-fn declared_inputs(graph: &pb::GraphProto) -> Vec<(String, i32, Option<Vec<Option<i64>>>)> {
+/// A graph input as the ONNX declares it: name, element type (0 if not
+/// given) and dims if declared, each `Some(value)` or `None` for symbolic.
+type DeclaredInput = (String, i32, Option<Vec<Option<i64>>>);
+
+/// Graph inputs that are not initializers.
+fn declared_inputs(graph: &pb::GraphProto) -> Vec<DeclaredInput> {
     let init: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     graph
         .input
@@ -576,7 +618,10 @@ fn check_graph(graph: &pb::GraphProto, at: &str) -> Result<()> {
         check_tensor(t, at)?;
     }
     if let Some(out) = graph.output.iter().find(|o| !produced.contains(o.name.as_str())) {
-        return Err(Error::new(ErrorKind::Model, format!("onnx: {at}: output `{}` is not produced by any node", out.name)));
+        return Err(Error::new(
+            ErrorKind::Model,
+            format!("onnx: {at}: output `{}` is not produced by any node", out.name),
+        ));
     }
     Ok(())
 }

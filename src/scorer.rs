@@ -146,7 +146,10 @@ impl Scorer {
             } else {
                 Err(Error::new(
                     ErrorKind::ModelMismatch,
-                    format!("memory keys have {dim} values but the model's hidden vector has {}", self.model.hidden_dim()),
+                    format!(
+                        "memory keys have {dim} values but the model's hidden vector has {}",
+                        self.model.hidden_dim()
+                    ),
                 ))
             }
         });
@@ -202,7 +205,12 @@ impl ScoringSession {
     /// As [`ScoringSession::score`]; also [`ErrorKind::InvalidInput`] if
     /// `ids` is not as long as `items`, an id is empty, or the impression
     /// cache is turned off.
-    pub fn score_impressions<S: AsRef<str>>(&mut self, items: &[Item], context: &Item, ids: &[S]) -> Result<&[Prediction]> {
+    pub fn score_impressions<S: AsRef<str>>(
+        &mut self,
+        items: &[Item],
+        context: &Item,
+        ids: &[S],
+    ) -> Result<&[Prediction]> {
         if ids.len() != items.len() {
             return Err(Error::input(format!("{} impression ids for {} items", ids.len(), items.len())));
         }

@@ -440,7 +440,9 @@ impl FieldSpec {
     /// Columns the field fills (assumes a validated spec).
     pub fn width(&self) -> usize {
         match self {
-            FieldSpec::Categorical(c) if c.one_hot => cardinality(&c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset),
+            FieldSpec::Categorical(c) if c.one_hot => {
+                cardinality(&c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset)
+            }
             FieldSpec::Categorical(_) | FieldSpec::Numeric(_) => 1,
             FieldSpec::MultiCategorical(m) => match m.pooling {
                 Pooling::Pad => m.max_len.unwrap_or(0),
@@ -574,9 +576,7 @@ fn check_lookup(
     offset: i64,
 ) -> Result<()> {
     match (vocabulary, buckets) {
-        (Some(_), Some(_)) => {
-            Err(Error::config(format!("{at}: give either vocabulary or hashBuckets, not both")))
-        }
+        (Some(_), Some(_)) => Err(Error::config(format!("{at}: give either vocabulary or hashBuckets, not both"))),
         (None, None) => Err(Error::config(format!("{at}: needs a vocabulary or hashBuckets"))),
         (Some(vocab), None) => {
             if offset != 0 {

@@ -140,10 +140,8 @@ fn two_field_spec() -> ModelSpec {
 #[test]
 fn batch_layout_context_and_override() {
     let s = two_field_spec();
-    let items: Vec<Item> = vec![
-        item(json!({ "item": "a", "title": "ignored" })),
-        item(json!({ "item": "b", "user": "u1", "age": 9 })),
-    ];
+    let items: Vec<Item> =
+        vec![item(json!({ "item": "a", "title": "ignored" })), item(json!({ "item": "b", "user": "u1", "age": 9 }))];
     let mut batch = EncodedBatch::default();
     let enc = Encoder::new(&s).unwrap();
     enc.encode(&items, &item(json!({ "user": "u2", "age": 3 })), &mut batch).unwrap();
@@ -158,7 +156,11 @@ fn batch_layout_context_and_override() {
 
 #[test]
 fn missing_fields_are_named_with_the_item() {
-    let e = err(&two_field_spec(), vec![json!({ "user": "u1", "item": "a", "age": 1 }), json!({ "user": "u1", "age": 1 })], json!({}));
+    let e = err(
+        &two_field_spec(),
+        vec![json!({ "user": "u1", "item": "a", "age": 1 }), json!({ "user": "u1", "age": 1 })],
+        json!({}),
+    );
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(e.message().contains("item 1") && e.message().contains("`item`") && e.message().contains("missing"), "{e}");
 }
@@ -202,18 +204,33 @@ fn encode_into_checks_buffers() {
     let mut ids = [0i64; 2];
     let mut dense = [0f32; 1];
     let mut scratch = Scratch::default();
-    enc.encode_into(&items, &Item::new(), &mut [InputBuffer::I64(&mut ids), InputBuffer::F32(&mut dense)], &mut scratch)
-        .unwrap();
+    enc.encode_into(
+        &items,
+        &Item::new(),
+        &mut [InputBuffer::I64(&mut ids), InputBuffer::F32(&mut dense)],
+        &mut scratch,
+    )
+    .unwrap();
     assert_eq!((ids, dense), ([1, 1], [1.0]));
     let mut short = [0i64; 1];
     let e = enc
-        .encode_into(&items, &Item::new(), &mut [InputBuffer::I64(&mut short), InputBuffer::F32(&mut dense)], &mut scratch)
+        .encode_into(
+            &items,
+            &Item::new(),
+            &mut [InputBuffer::I64(&mut short), InputBuffer::F32(&mut dense)],
+            &mut scratch,
+        )
         .unwrap_err();
     assert!(e.message().contains("ids"), "{e}");
     let mut wrong = [0f32; 2];
     assert!(
-        enc.encode_into(&items, &Item::new(), &mut [InputBuffer::F32(&mut wrong), InputBuffer::F32(&mut dense)], &mut scratch)
-            .is_err()
+        enc.encode_into(
+            &items,
+            &Item::new(),
+            &mut [InputBuffer::F32(&mut wrong), InputBuffer::F32(&mut dense)],
+            &mut scratch
+        )
+        .is_err()
     );
 }
 
@@ -233,17 +250,20 @@ fn spec_errors_name_the_key() {
         ),
         (spec_err(x(json!(["a"])), json!({ "a": { "kind": "numeric", "std": 0 } })), "fields.a.std"),
         (
-            spec_err(x(json!(["a"])), json!({ "a": { "kind": "multiCategorical", "hashBuckets": 3, "pooling": "pad" } })),
+            spec_err(
+                x(json!(["a"])),
+                json!({ "a": { "kind": "multiCategorical", "hashBuckets": 3, "pooling": "pad" } }),
+            ),
             "fields.a.maxLen",
         ),
-        (spec_err(x(json!(["a"])), json!({ "a": { "kind": "bucketized", "boundaries": [2, 1] } })), "fields.a.boundaries[1]"),
+        (
+            spec_err(x(json!(["a"])), json!({ "a": { "kind": "bucketized", "boundaries": [2, 1] } })),
+            "fields.a.boundaries[1]",
+        ),
         (spec_err(x(json!(["b"])), json!({ "a": { "kind": "numeric" } })), "inputs[0].columns[0]"),
         (spec_err(x(json!(["a"])), json!({ "a": { "kind": "numeric" }, "b": { "kind": "numeric" } })), "fields.b"),
         (
-            spec_err(
-                json!([{ "name": "x", "dtype": "i64", "columns": ["a"] }]),
-                json!({ "a": { "kind": "numeric" } }),
-            ),
+            spec_err(json!([{ "name": "x", "dtype": "i64", "columns": ["a"] }]), json!({ "a": { "kind": "numeric" } })),
             "needs an f32 input",
         ),
         (spec_err(x(json!(["a"])), json!({ "a": { "kind": "numeric", "unit": "s" } })), "unit"),

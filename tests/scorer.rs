@@ -8,7 +8,7 @@ use common::{Head, item, mlp_onnx, mlp_spec, mlp_spec_value};
 use reloop_edge::features::Item;
 use reloop_edge::model::Model;
 use reloop_edge::scorer::{RestorePolicy, Scorer};
-use reloop_edge::{Estimator, ErrorKind, SessionConfig, SketchConfig};
+use reloop_edge::{ErrorKind, Estimator, SessionConfig, SketchConfig};
 use serde_json::json;
 
 fn scorer() -> Scorer {
@@ -165,7 +165,8 @@ fn unreadable_memory_is_refused_or_reset_by_policy() {
 #[test]
 fn session_config_must_fit_the_model() {
     let scorer = scorer();
-    let config = SessionConfig { sketch: SketchConfig { dim: 4, ..SketchConfig::default() }, ..SessionConfig::default() };
+    let config =
+        SessionConfig { sketch: SketchConfig { dim: 4, ..SketchConfig::default() }, ..SessionConfig::default() };
     let e = scorer.session_with(config).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidConfig);
     assert!(e.message().contains("dim"), "{e}");

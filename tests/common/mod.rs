@@ -51,13 +51,7 @@ pub fn reference(user: i64, item: i64, dense: f32) -> (f32, [f32; 3]) {
 }
 
 fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 1,
-        float_data: data,
-        ..Default::default()
-    }
+    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
 }
 
 fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfoProto {
@@ -133,7 +127,12 @@ pub fn mlp_graph(head: Head) -> pb::GraphProto {
             nodes.push(node("MatMul", &["relu1", "w2"], &["mm2"], vec![]));
             nodes.push(node("Add", &["mm2", "b2"], &["scores"], vec![]));
             nodes.push(node("Softmax", &["scores"], &["probabilities"], vec![int_attr("axis", 1)]));
-            nodes.push(node("ArgMax", &["probabilities"], &["label"], vec![int_attr("axis", 1), int_attr("keepdims", 0)]));
+            nodes.push(node(
+                "ArgMax",
+                &["probabilities"],
+                &["label"],
+                vec![int_attr("axis", 1), int_attr("keepdims", 0)],
+            ));
             vec![value_info("label", 7, &[None]), value_info("probabilities", 1, &[None, Some(2)])]
         }
     };
