@@ -52,3 +52,6 @@ pub mod features;
 pub mod model;
 pub mod scorer;
 pub mod spec;
+pub use model::{Model, ModelOutput};
+pub use scorer::{RestorePolicy, Restored, Scorer, ScoringSession};
+pub use spec::ModelSpec;

@@ -430,7 +430,14 @@ impl Model {
         }
         let mut ws = self.take_workspace()?;
         let result = self.run_in(&mut ws, items, context, out);
-        self.give_back(ws);
+        match &result {
+            Ok(()) => self.give_back(ws),
+            // Input errors happen before tract runs and leave the workspace clean.
+            Err(e) if e.kind() == ErrorKind::InvalidInput => self.give_back(ws),
+            // A failed tract run may leave partial values and bound symbols in
+            // its state: drop that workspace rather than reuse it.
+            Err(_) => drop(ws),
+        }
         if result.is_err() {
             out.clear(self.inner.hidden_dim);
         }
