@@ -52,6 +52,11 @@ pub mod features;
 pub mod model;
 pub mod scorer;
 pub mod spec;
+pub mod bundled;
+#[cfg(feature = "data")]
+pub mod movielens;
+#[cfg(feature = "train")]
+pub mod train;
 pub use model::{Model, ModelOutput};
 pub use scorer::{RestorePolicy, Restored, Scorer, ScoringSession};
 pub use spec::ModelSpec;
