@@ -40,6 +40,8 @@ pub mod codec;
 pub mod error;
 pub mod estimate;
 pub mod identity;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 pub mod session;
 pub mod sketch;
 

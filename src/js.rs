@@ -1,0 +1,987 @@
+//! The JavaScript binding: the one module that knows wasm-bindgen (wasm32
+//! only). It turns the core's [`Scorer`] / [`ScoringSession`] into two JS
+//! classes, `Model` (loaded once, shared) and `Session` (one per user or
+//! page), converts items and options from plain JS objects with
+//! serde-wasm-bindgen, returns scores as `Float32Array`s, and throws real
+//! `Error` objects whose `code` is the stable [`ErrorKind::code`].
+//!
+//! One ES module (wasm-bindgen `--target web`) and one init for every host:
+//! a Worker passes its compiled module synchronously
+//! (`import wasm from "reloop-edge/reloop_edge_bg.wasm"; initSync({ module: wasm })`),
+//! a browser lets `await init()` fetch the `.wasm` next to the JS (or passes
+//! a URL), Node passes the bytes (`await init({ module_or_path: bytes })`).
+//!
+//! ```js
+//! import init, { Model, Session } from "reloop-edge";
+//! await init();                                   // browser; see above for Worker / Node
+//! const model = Model.bundled();                  // once per page / isolate
+//! const session = new Session(model, { halfLife: 50 }, savedBytes);
+//! const scores = session.score(items, context);   // Float32Array, one per item
+//! session.record(items[3], true, context);        // the user clicked item 3
+//! localStorage.memory = btoa(String.fromCharCode(...session.save()));
+//! ```
+//!
+//! Guarantees at the boundary:
+//! * nothing from JS reaches a panic: every argument arrives as a `JsValue`
+//!   and is checked here (type, finiteness, batch size) before the core sees it;
+//! * errors are `Error` objects with `name = "ReloopError"` and a `code`
+//!   (`E_INVALID_INPUT`, `E_INVALID_CONFIG`, `E_MODEL`, `E_CORRUPT_MEMORY`,
+//!   `E_MODEL_MISMATCH`, `E_UNSUPPORTED_VERSION`); a failed call leaves the
+//!   session as it was;
+//! * `free()` is final and idempotent: using a freed `Model` or `Session`
+//!   (calling a method, or passing the model to `new Session`) throws an
+//!   `E_INVALID_INPUT` error instead of wasm-bindgen's uncoded
+//!   "null pointer passed to rust".
+
+use std::cell::{Cell, OnceCell};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use js_sys::{Array, ArrayBuffer, Float32Array, Object, Reflect, Uint8Array};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+use crate::error::{Error, ErrorKind};
+use crate::estimate::{Estimator, PaperParams, ResidualParams};
+use crate::features::Item;
+use crate::model::Model;
+use crate::scorer::{DEFAULT_IMPRESSIONS, MAX_IMPRESSIONS, RestorePolicy, Scorer, ScoringSession};
+use crate::session::SessionConfig;
+use crate::spec::FieldSpec;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/*
+ * Initialise once per page, Worker isolate or process, before using Model/Session:
+ *   Worker (compiled module):  import wasm from "reloop-edge/reloop_edge_bg.wasm"; initSync({ module: wasm });
+ *   Browser (URL, fetched):    await init();   // or await init({ module_or_path: new URL(".../reloop_edge_bg.wasm") })
+ *   Node (bytes):              await init({ module_or_path: await readFile(wasmPath) });
+ * Then: const model = Model.bundled(); const session = new Session(model, options, savedBytes);
+ */
+/** One item, or the shared context (e.g. the user's features): field name → value.
+ * Fields the model does not read are ignored; a field missing from both the item and
+ * the context takes the spec's default or is an `E_INVALID_INPUT` error naming it. */
+export type Item = { [field: string]: FieldValue | unknown };
+/** What a field the model reads may hold. `null`/`undefined` count as missing;
+ * numbers must be finite. */
+export type FieldValue = string | number | boolean | null | undefined | Array<string | number | boolean>;
+
+/** An item of the bundled MovieLens model (`Model.bundled()`). */
+export interface MovieLensItem { itemId: number; genres?: string[]; year?: number; [other: string]: unknown }
+/** The context of the bundled MovieLens model: the user and the moment (UTC). */
+export interface MovieLensContext {
+  userId: number; age: number; gender: "M" | "F"; occupation: string; zip: string;
+  hour: number; weekday: number; [other: string]: unknown
+}
+
+/** Options of `new Session(model, options, saved)`. Every key is optional; unknown keys,
+ * wrong types and out-of-range values are `E_INVALID_CONFIG` errors. */
+export interface SessionOptions {
+  /** "residual" (default): the model's logit-space error on similar recent items, shrunk when
+   * evidence is thin. "paper": ReLoop2 as published (pulls scores toward bucket means). */
+  estimator?: "residual" | "paper";
+  /** Correction strength: 1 (residual, logit units) or 0.5 (paper); in [0, 100]. */
+  lambda?: number;
+  /** Attention temperature over bucket shares, > 0. Default 1. */
+  tau?: number;
+  /** Residual only: evidence at which a bucket gets half weight, ≥ 0. Default 5. */
+  n0?: number;
+  /** Residual only: pseudo-count smoothing toward the model's p0, ≥ 0. Default 2. */
+  alpha?: number;
+  /** Paper only: mix of label mean vs base mean, in [0, 1]. Default 1. */
+  gamma?: number;
+  /** L, sign bits per array (2^L buckets), 0..=16. Default 4. */
+  bits?: number;
+  /** K, independent hash arrays, 1..=64. Default 4. */
+  arrays?: number;
+  /** Seed of the hash planes (a saved memory is only read with the same seed). Default 0x5EED. */
+  seed?: number | bigint;
+  /** σ: record an outcome only if |y − y_base| ≥ σ, in [0, 1]. Default 0 (record all). */
+  errorFilter?: number;
+  /** Half-life of old evidence, in recorded outcomes; null/absent = never forget. */
+  halfLife?: number | null;
+  /** How many recent impressions (ids given to `score`) are kept for `recordImpression`. Default 256. */
+  impressions?: number;
+  /** A saved memory written under another model (or another bits/arrays/seed/errorFilter/halfLife):
+   * "reset" (default) starts a fresh memory and sets `session.restoreError`; "error" throws
+   * `E_MODEL_MISMATCH`. Corrupt or unknown-version bytes always throw. */
+  onModelMismatch?: "reset" | "error";
+}
+
+/** The options a session actually runs with (`session.options`). */
+export interface ResolvedOptions {
+  estimator: "residual" | "paper"; lambda: number; tau: number;
+  n0?: number; alpha?: number; p0?: number; gamma?: number;
+  bits: number; arrays: number; seed: number | bigint; errorFilter: number; halfLife: number | null;
+  impressions: number; onModelMismatch: "reset" | "error";
+}
+
+/** `session.scoreDetailed(...)`: per item, the compensated score, the model's own
+ * probability and their difference. */
+export interface ScoreDetail { scores: Float32Array; base: Float32Array; corrections: Float32Array }
+
+/** Every error thrown by reloop-edge. */
+export interface ReloopError extends Error {
+  name: "ReloopError";
+  code: "E_INVALID_INPUT" | "E_INVALID_CONFIG" | "E_MODEL" | "E_CORRUPT_MEMORY"
+      | "E_MODEL_MISMATCH" | "E_UNSUPPORTED_VERSION";
+}
+"#;
+
+// Installs the use-after-free guard on a wasm-bindgen class (see `guard_classes`).
+#[wasm_bindgen(inline_js = r#"
+const FREED = new WeakSet();
+function freedError(name) {
+  const e = new Error(`${name} was freed with free(); it cannot be used any more`);
+  e.name = "ReloopError";
+  e.code = "E_INVALID_INPUT";
+  return e;
+}
+export function reloop_guard_free(instance, name) {
+  const proto = Object.getPrototypeOf(instance);
+  if (!proto || Object.prototype.hasOwnProperty.call(proto, "__reloopGuarded")) return;
+  const free = proto.free;
+  const guarded = function () {
+    if (FREED.has(this)) return;
+    free.call(this);
+    FREED.add(this);
+    // wasm-bindgen's glue reads `__wbg_ptr` on every method call and when the
+    // object is passed to Rust: after free() that read throws a coded error.
+    Object.defineProperty(this, "__wbg_ptr", {
+      configurable: true,
+      get() { throw freedError(name); },
+      set(_) {},
+    });
+  };
+  Object.defineProperty(proto, "free", { value: guarded, writable: true, configurable: true });
+  if (typeof Symbol.dispose === "symbol") {
+    Object.defineProperty(proto, Symbol.dispose, { value: guarded, writable: true, configurable: true });
+  }
+  Object.defineProperty(proto, "__reloopGuarded", { value: true });
+}
+"#)]
+extern "C" {
+    fn reloop_guard_free(instance: &JsValue, name: &str);
+}
+
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+    static BUNDLED: OnceCell<Model> = const { OnceCell::new() };
+}
+
+/// Makes `free()` final on both classes, once, before the first real
+/// instance reaches JS: a throw-away instance of each class gives access
+/// to its prototype. Every path to a `Session` goes through a `Model`
+/// factory, so guarding there covers all instances.
+fn guard_classes() {
+    if GUARDED.with(|g| g.replace(true)) {
+        return;
+    }
+    for (probe, name) in
+        [(JsValue::from(JsModel { model: None }), "Model"), (JsValue::from(JsSession::dead()), "Session")]
+    {
+        reloop_guard_free(&probe, name);
+        if let Ok(free) = Reflect::get(&probe, &JsValue::from_str("free")) {
+            if let Some(free) = free.dyn_ref::<js_sys::Function>() {
+                let _ = free.call0(&probe);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// A JS `Error` with `name = "ReloopError"` and a `code`.
+fn coded(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("ReloopError");
+    let _ = Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
+}
+
+fn to_js(e: &Error) -> JsValue {
+    coded(e.code(), e.message())
+}
+
+fn input(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidInput, message)
+}
+
+fn config(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidConfig, message)
+}
+
+/// The message of an error raised inside serde-wasm-bindgen.
+fn serde_message(e: serde_wasm_bindgen::Error) -> String {
+    let value = JsValue::from(e);
+    match value.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => value.as_string().unwrap_or_else(|| "invalid value".into()),
+    }
+}
+
+type JsResult<T> = std::result::Result<T, JsValue>;
+
+// ---------------------------------------------------------------- Model
+
+/// A loaded, optimised ONNX model with its spec (JS class `Model`). Load it
+/// once and share it between sessions.
+#[wasm_bindgen(js_name = Model)]
+pub struct JsModel {
+    /// `None` only for the throw-away probe of [`guard_classes`].
+    model: Option<Model>,
+}
+
+#[wasm_bindgen(js_class = Model)]
+impl JsModel {
+    /// The bundled MovieLens-100K model (see `MovieLensItem` /
+    /// `MovieLensContext` for its fields). Loaded on the first call and
+    /// shared by every later one.
+    ///
+    /// @throws {ReloopError} `E_MODEL` only if the build is broken.
+    pub fn bundled() -> JsResult<JsModel> {
+        guard_classes();
+        let model = BUNDLED.with(|cell| -> Result<Model, Error> {
+            if let Some(m) = cell.get() {
+                return Ok(m.clone());
+            }
+            let m = crate::bundled::model()?;
+            Ok(cell.get_or_init(|| m).clone())
+        });
+        model.map(|m| JsModel { model: Some(m) }).map_err(|e| to_js(&e))
+    }
+
+    /// Loads an ONNX model (bytes: `Uint8Array` or `ArrayBuffer`) with its
+    /// spec (JSON text or the parsed object).
+    ///
+    /// @throws {ReloopError} `E_MODEL` for bytes tract cannot load or a graph that does
+    /// not fit the spec; `E_INVALID_CONFIG` for an invalid spec; `E_INVALID_INPUT` for
+    /// arguments of the wrong type.
+    #[wasm_bindgen(js_name = fromOnnx)]
+    pub fn from_onnx(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] onnx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | object")] spec: JsValue,
+    ) -> JsResult<JsModel> {
+        guard_classes();
+        let bytes = bytes_arg("onnx", &onnx).map_err(|e| to_js(&e))?;
+        let spec_text = if let Some(text) = spec.as_string() {
+            text
+        } else if spec.is_object() {
+            js_sys::JSON::stringify(&spec)
+                .ok()
+                .and_then(|s| s.as_string())
+                .ok_or_else(|| to_js(&config("model spec: the object cannot be turned into JSON")))?
+        } else {
+            return Err(to_js(&input("spec must be JSON text or an object")));
+        };
+        let model = Model::from_json(&bytes, &spec_text).map_err(|e| to_js(&e))?;
+        Ok(JsModel { model: Some(model) })
+    }
+
+    /// The model identity (hex SHA-256 of the ONNX bytes and the spec) that
+    /// binds saved memories.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> JsResult<String> {
+        Ok(self.get()?.id().to_hex())
+    }
+
+    /// Width of the hidden key vector the memory hashes.
+    #[wasm_bindgen(getter, js_name = hiddenDim)]
+    pub fn hidden_dim(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.hidden_dim()).unwrap_or(u32::MAX))
+    }
+
+    /// The training label rate `p0` from the spec.
+    #[wasm_bindgen(getter)]
+    pub fn p0(&self) -> JsResult<f32> {
+        Ok(self.get()?.p0())
+    }
+
+    /// Largest batch `score` accepts.
+    #[wasm_bindgen(getter, js_name = maxBatch)]
+    pub fn max_batch(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.spec().max_batch).unwrap_or(u32::MAX))
+    }
+
+    /// The field names the model reads (from items or the context).
+    #[wasm_bindgen(getter)]
+    pub fn fields(&self) -> JsResult<Vec<String>> {
+        Ok(self.get()?.spec().fields.keys().cloned().collect())
+    }
+
+    /// The spec as canonical JSON text.
+    #[wasm_bindgen(js_name = specJson)]
+    pub fn spec_json(&self) -> JsResult<String> {
+        let bytes = self.get()?.spec().canonical_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+impl JsModel {
+    fn get(&self) -> JsResult<&Model> {
+        self.model.as_ref().ok_or_else(|| coded(ErrorKind::InvalidInput.code(), "this Model is not loaded"))
+    }
+}
+
+/// A `Uint8Array` or `ArrayBuffer` argument, copied into wasm memory.
+fn bytes_arg(name: &str, value: &JsValue) -> Result<Vec<u8>, Error> {
+    if let Some(array) = value.dyn_ref::<Uint8Array>() {
+        Ok(array.to_vec())
+    } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+        Ok(Uint8Array::new(buffer).to_vec())
+    } else {
+        Err(input(format!("{name} must be a Uint8Array or an ArrayBuffer")))
+    }
+}
+
+// ---------------------------------------------------------------- options
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EstimatorName {
+    Residual,
+    Paper,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Mismatch {
+    #[default]
+    Reset,
+    Error,
+}
+
+/// Every key of `SessionOptions`.
+const OPTION_KEYS: [&str; 13] = [
+    "estimator",
+    "lambda",
+    "tau",
+    "n0",
+    "alpha",
+    "gamma",
+    "bits",
+    "arrays",
+    "seed",
+    "errorFilter",
+    "halfLife",
+    "impressions",
+    "onModelMismatch",
+];
+
+/// `SessionOptions` as given: `None` = not given (take the saved memory's
+/// value when restoring, else the default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default)]
+    estimator: Option<EstimatorName>,
+    #[serde(default)]
+    lambda: Option<f32>,
+    #[serde(default)]
+    tau: Option<f32>,
+    #[serde(default)]
+    n0: Option<f32>,
+    #[serde(default)]
+    alpha: Option<f32>,
+    #[serde(default)]
+    gamma: Option<f32>,
+    #[serde(default)]
+    bits: Option<u8>,
+    #[serde(default)]
+    arrays: Option<u8>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    error_filter: Option<f32>,
+    #[serde(default)]
+    half_life: Option<f32>,
+    #[serde(default)]
+    impressions: Option<u32>,
+    #[serde(default)]
+    on_model_mismatch: Option<Mismatch>,
+}
+
+impl Options {
+    fn from_js(value: &JsValue) -> Result<Options, Error> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Options::default());
+        }
+        if !value.is_object() || Array::is_array(value) {
+            return Err(config("options must be an object"));
+        }
+        // serde-wasm-bindgen looks struct fields up by name and never sees
+        // other keys, so `deny_unknown_fields` alone would not catch typos.
+        for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !OPTION_KEYS.contains(&key.as_str()) {
+                return Err(config(format!(
+                    "options: unknown key `{key}`, expected one of {}",
+                    OPTION_KEYS.join(", ")
+                )));
+            }
+        }
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| config(format!("options: {}", serde_message(e))))
+    }
+
+    /// The estimator: `base` (the saved or default one) with the given keys applied.
+    fn estimator(&self, base: Estimator, p0: f32) -> Result<Estimator, Error> {
+        let base_name = match base {
+            Estimator::Paper(_) => EstimatorName::Paper,
+            Estimator::Residual(_) => EstimatorName::Residual,
+        };
+        let mut estimator = match self.estimator {
+            Some(name) if name != base_name => match name {
+                EstimatorName::Paper => Estimator::Paper(PaperParams::default()),
+                EstimatorName::Residual => Estimator::Residual(ResidualParams { p0, ..ResidualParams::default() }),
+            },
+            _ => base,
+        };
+        match &mut estimator {
+            Estimator::Paper(p) => {
+                if self.n0.is_some() || self.alpha.is_some() {
+                    return Err(config("options: n0 and alpha apply to the residual estimator, not paper"));
+                }
+                set(&mut p.lambda, self.lambda);
+                set(&mut p.tau, self.tau);
+                set(&mut p.gamma, self.gamma);
+            }
+            Estimator::Residual(r) => {
+                if self.gamma.is_some() {
+                    return Err(config("options: gamma applies to the paper estimator, not residual"));
+                }
+                set(&mut r.lambda, self.lambda);
+                set(&mut r.tau, self.tau);
+                set(&mut r.n0, self.n0);
+                set(&mut r.alpha, self.alpha);
+            }
+        }
+        estimator.validate()?;
+        Ok(estimator)
+    }
+
+    /// The first memory option given that differs from `saved`.
+    fn layout_conflict(&self, saved: &crate::sketch::SketchConfig) -> Option<String> {
+        let differs = |name: &str, given: String, has: String| {
+            Some(format!("options.{name} is {given} but the saved memory has {has}"))
+        };
+        if let Some(b) = self.bits.filter(|b| *b != saved.bits) {
+            return differs("bits", b.to_string(), saved.bits.to_string());
+        }
+        if let Some(a) = self.arrays.filter(|a| *a != saved.arrays) {
+            return differs("arrays", a.to_string(), saved.arrays.to_string());
+        }
+        if let Some(s) = self.seed.filter(|s| *s != saved.seed) {
+            return differs("seed", s.to_string(), saved.seed.to_string());
+        }
+        if let Some(f) = self.error_filter.filter(|f| f.to_bits() != saved.error_filter.to_bits()) {
+            return differs("errorFilter", f.to_string(), saved.error_filter.to_string());
+        }
+        if self.half_life.is_some() && self.half_life.map(f32::to_bits) != saved.half_life.map(f32::to_bits) {
+            let has = saved.half_life.map_or("none".to_string(), |h| h.to_string());
+            return differs("halfLife", format!("{:?}", self.half_life.unwrap_or(0.0)), has);
+        }
+        None
+    }
+}
+
+fn set(slot: &mut f32, value: Option<f32>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+// ---------------------------------------------------------------- items
+
+/// Reads one JS object into an [`Item`], keeping only the fields the model
+/// reads (others are skipped without converting them) and refusing
+/// non-finite numbers and nested objects in those fields.
+struct ItemSeed<'a> {
+    fields: &'a BTreeMap<String, FieldSpec>,
+    out: &'a mut Item,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of field values")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if self.fields.contains_key(&key) {
+                let value = map.next_value_seed(ValueSeed { field: &key, depth: 0 })?;
+                self.out.insert(key, value);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One field value: a scalar or a list of scalars.
+struct ValueSeed<'a> {
+    field: &'a str,
+    depth: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: a string, number, boolean or a list of them", self.field)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("field `{}` must be a finite number, got {v}", self.field)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth > 0 {
+            return Err(de::Error::custom(format!("field `{}`: lists inside lists are not accepted", self.field)));
+        }
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element_seed(ValueSeed { field: self.field, depth: self.depth + 1 })? {
+            values.push(v);
+        }
+        Ok(Value::Array(values))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Value, A::Error> {
+        Err(de::Error::custom(format!(
+            "field `{}` is an object; expected a string, number, boolean or a list of them",
+            self.field
+        )))
+    }
+    fn visit_byte_buf<E: de::Error>(self, _v: Vec<u8>) -> Result<Value, E> {
+        Err(E::custom(format!("field `{}` is a typed array or buffer; pass a plain array", self.field)))
+    }
+}
+
+/// Which argument an object is, for error messages (formatted only on error).
+#[derive(Clone, Copy)]
+enum Arg {
+    Item(usize),
+    OneItem,
+    Context,
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Item(i) => write!(f, "item {i}"),
+            Arg::OneItem => f.write_str("item"),
+            Arg::Context => f.write_str("context"),
+        }
+    }
+}
+
+/// Reads a plain JS object (item or context) into `out`.
+fn read_item(fields: &BTreeMap<String, FieldSpec>, value: &JsValue, what: Arg, out: &mut Item) -> Result<(), Error> {
+    out.clear();
+    if !value.is_object() || Array::is_array(value) || value.is_function() {
+        return Err(input(format!("{what} must be an object of field values")));
+    }
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
+    ItemSeed { fields, out }.deserialize(deserializer).map_err(|e| input(format!("{what}: {}", serde_message(e))))
+}
+
+/// The optional context argument: `undefined`/`null` = empty.
+fn read_context(fields: &BTreeMap<String, FieldSpec>, value: &JsValue, out: &mut Item) -> Result<(), Error> {
+    if value.is_undefined() || value.is_null() {
+        out.clear();
+        return Ok(());
+    }
+    read_item(fields, value, Arg::Context, out)
+}
+
+// ---------------------------------------------------------------- Session
+
+/// One user's (or page's) error memory over a shared model (JS class
+/// `Session`).
+#[wasm_bindgen(js_name = Session)]
+pub struct JsSession {
+    /// `None` only for the throw-away probe of [`guard_classes`].
+    live: Option<Box<Live>>,
+}
+
+struct Live {
+    model: Model,
+    session: ScoringSession,
+    mismatch: Mismatch,
+    impressions: usize,
+    /// Why a saved memory given to the constructor was discarded.
+    discarded: Option<Error>,
+    // Reused per call.
+    items: Vec<Item>,
+    context: Item,
+    ids: Vec<String>,
+    scores: Vec<f32>,
+}
+
+impl JsSession {
+    fn dead() -> JsSession {
+        JsSession { live: None }
+    }
+
+    fn live(&mut self) -> JsResult<&mut Live> {
+        self.live.as_deref_mut().ok_or_else(|| coded(ErrorKind::InvalidInput.code(), "this Session is not set up"))
+    }
+
+    fn live_ref(&self) -> JsResult<&Live> {
+        self.live.as_deref().ok_or_else(|| coded(ErrorKind::InvalidInput.code(), "this Session is not set up"))
+    }
+}
+
+#[wasm_bindgen(js_class = Session)]
+impl JsSession {
+    /// A session over `model`. With `saved` (bytes from `save()`), the memory
+    /// is restored: its layout (bits, arrays, seed, errorFilter, halfLife)
+    /// comes from the bytes, and estimator options given here replace the
+    /// saved ones.
+    ///
+    /// @throws {ReloopError} `E_INVALID_CONFIG` for bad options; `E_CORRUPT_MEMORY` /
+    /// `E_UNSUPPORTED_VERSION` for unreadable saved bytes; `E_MODEL_MISMATCH` for a
+    /// memory of another model or layout when `onModelMismatch` is "error".
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        model: &JsModel,
+        #[wasm_bindgen(unchecked_optional_param_type = "SessionOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | ArrayBuffer | null")] saved: JsValue,
+    ) -> JsResult<JsSession> {
+        guard_classes();
+        let model = model.get()?.clone();
+        let live = Live::new(model, &options, &saved).map_err(|e| to_js(&e))?;
+        Ok(JsSession { live: Some(Box::new(live)) })
+    }
+
+    /// Scores `items` (each an object of fields; `context` fills what they
+    /// lack): the compensated click probability of each, in order. With
+    /// `ids` (one string per item), each impression is remembered so its
+    /// outcome can be recorded later with `recordImpression(id, clicked)`.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` naming the item and field (wrong type,
+    /// missing field, non-finite number, batch above `model.maxBatch`); `E_MODEL` if
+    /// the model fails. The session is unchanged then.
+    #[wasm_bindgen(unchecked_return_type = "Float32Array")]
+    pub fn score(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        let live = self.live()?;
+        live.score(&items, &context, &ids).map_err(|e| to_js(&e))?;
+        let out = Float32Array::new_with_length(live.scores.len() as u32);
+        out.copy_from(&live.scores);
+        Ok(out.into())
+    }
+
+    /// As `score`, returning the compensated scores, the model's own
+    /// probabilities and the corrections (`scores − base`).
+    #[wasm_bindgen(js_name = scoreDetailed, unchecked_return_type = "ScoreDetail")]
+    pub fn score_detailed(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        let live = self.live()?;
+        let predictions = live.score(&items, &context, &ids).map_err(|e| to_js(&e))?;
+        let n = predictions.len();
+        let mut base = Vec::with_capacity(n);
+        let mut corrections = Vec::with_capacity(n);
+        for p in predictions {
+            base.push(p.base);
+            corrections.push(p.correction);
+        }
+        let out = Object::new();
+        for (key, values) in [("scores", &live.scores), ("base", &base), ("corrections", &corrections)] {
+            let array = Float32Array::new_with_length(n as u32);
+            array.copy_from(values);
+            Reflect::set(&out, &JsValue::from_str(key), &array)?;
+        }
+        Ok(out.into())
+    }
+
+    /// Records whether the user clicked `item` (seen with `context`): the
+    /// model is run on it again. Returns whether the memory stored it (the
+    /// error filter may skip small errors).
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` for a bad item or a `clicked` that is
+    /// not a boolean; the memory is unchanged then.
+    pub fn record(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item")] item: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+    ) -> JsResult<bool> {
+        let live = self.live()?;
+        live.record(&item, &clicked, &context).map_err(|e| to_js(&e))
+    }
+
+    /// Records the outcome of an impression scored with ids. Each
+    /// impression records at most one outcome.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` if `id` is not among the recent
+    /// impressions (never scored, already recorded or evicted).
+    #[wasm_bindgen(js_name = recordImpression)]
+    pub fn record_impression(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
+    ) -> JsResult<bool> {
+        let live = self.live()?;
+        let clicked = clicked_arg(&clicked).map_err(|e| to_js(&e))?;
+        let id = id.as_string().ok_or_else(|| to_js(&input("id must be a string")))?;
+        live.session.record_impression(&id, clicked).map_err(|e| to_js(&e))
+    }
+
+    /// The memory as compact bytes (the versioned saved format): keep them
+    /// (localStorage, a cookie token) and pass them to `new Session` later.
+    #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
+    pub fn save(&self) -> JsResult<JsValue> {
+        let bytes = self.live_ref()?.session.save();
+        Ok(Uint8Array::from(&bytes[..]).into())
+    }
+
+    /// Forgets everything recorded (and the remembered impressions).
+    pub fn reset(&mut self) -> JsResult<()> {
+        let live = self.live()?;
+        live.session.reset();
+        Ok(())
+    }
+
+    /// Outcomes stored in the memory (after the error filter).
+    #[wasm_bindgen(getter)]
+    pub fn events(&self) -> JsResult<f64> {
+        Ok(self.live_ref()?.session.session().sketch().len() as f64)
+    }
+
+    /// Heap bytes the memory uses (buckets, hash planes, centre).
+    #[wasm_bindgen(getter, js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.live_ref()?.session.session().sketch().heap_bytes()).unwrap_or(u32::MAX))
+    }
+
+    /// Impressions currently remembered for `recordImpression`.
+    #[wasm_bindgen(getter)]
+    pub fn impressions(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.live_ref()?.session.impressions()).unwrap_or(u32::MAX))
+    }
+
+    /// The identity (hex) of the model the memory belongs to.
+    #[wasm_bindgen(getter, js_name = modelId)]
+    pub fn model_id(&self) -> JsResult<String> {
+        Ok(self.live_ref()?.session.session().model_id().to_hex())
+    }
+
+    /// Why the saved memory given to the constructor was discarded
+    /// (`E_MODEL_MISMATCH` under `onModelMismatch: "reset"`), else `undefined`.
+    #[wasm_bindgen(getter, js_name = restoreError, unchecked_return_type = "ReloopError | undefined")]
+    pub fn restore_error(&self) -> JsResult<JsValue> {
+        Ok(self.live_ref()?.discarded.as_ref().map_or(JsValue::UNDEFINED, to_js))
+    }
+
+    /// The options the session runs with, defaults filled in.
+    #[wasm_bindgen(getter, unchecked_return_type = "ResolvedOptions")]
+    pub fn options(&self) -> JsResult<JsValue> {
+        self.live_ref()?.resolved_options()
+    }
+}
+
+fn clicked_arg(value: &JsValue) -> Result<bool, Error> {
+    value.as_bool().ok_or_else(|| input("clicked must be a boolean"))
+}
+
+impl Live {
+    fn new(model: Model, options: &JsValue, saved: &JsValue) -> Result<Live, Error> {
+        let options = Options::from_js(options)?;
+        let impressions = options.impressions.map_or(DEFAULT_IMPRESSIONS, |n| n as usize);
+        if impressions > MAX_IMPRESSIONS {
+            return Err(config(format!("options.impressions must be in 0..={MAX_IMPRESSIONS}, got {impressions}")));
+        }
+        let scorer = Scorer::new(model.clone()).with_impression_capacity(impressions)?;
+        let mismatch = options.on_model_mismatch.unwrap_or_default();
+        let mut discarded = None;
+        let restored = if saved.is_undefined() || saved.is_null() {
+            None
+        } else {
+            let bytes = bytes_arg("saved", saved)?;
+            let restored = scorer.restore(&bytes, RestorePolicy::Refuse).and_then(|r| {
+                match options.layout_conflict(r.session.session().sketch().config()) {
+                    Some(why) => Err(Error::new(ErrorKind::ModelMismatch, why)),
+                    None => Ok(r.session),
+                }
+            });
+            match restored {
+                Ok(session) => Some(session),
+                Err(e) if e.kind() == ErrorKind::ModelMismatch && mismatch == Mismatch::Reset => {
+                    discarded = Some(e);
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let session = match restored {
+            Some(mut session) => {
+                let estimator = options.estimator(*session.session().estimator(), model.p0())?;
+                session.session_mut().set_estimator(estimator)?;
+                session
+            }
+            None => {
+                let defaults = scorer.default_config();
+                let mut sketch = defaults.sketch;
+                set_u8(&mut sketch.bits, options.bits);
+                set_u8(&mut sketch.arrays, options.arrays);
+                if let Some(seed) = options.seed {
+                    sketch.seed = seed;
+                }
+                set(&mut sketch.error_filter, options.error_filter);
+                if options.half_life.is_some() {
+                    sketch.half_life = options.half_life;
+                }
+                let estimator = options.estimator(defaults.estimator, model.p0())?;
+                scorer.session_with(SessionConfig { sketch, estimator })?
+            }
+        };
+        Ok(Live {
+            model,
+            session,
+            mismatch,
+            impressions,
+            discarded,
+            items: Vec::new(),
+            context: Item::new(),
+            ids: Vec::new(),
+            scores: Vec::new(),
+        })
+    }
+
+    fn score(
+        &mut self,
+        items: &JsValue,
+        context: &JsValue,
+        ids: &JsValue,
+    ) -> Result<&[crate::estimate::Prediction], Error> {
+        let fields = &self.model.spec().fields;
+        let Some(array) = items.dyn_ref::<Array>() else {
+            return Err(input("items must be an array of objects"));
+        };
+        let n = array.length() as usize;
+        let max = self.model.spec().max_batch;
+        if n > max {
+            return Err(input(format!("batch of {n} items is larger than maxBatch {max}")));
+        }
+        read_context(fields, context, &mut self.context)?;
+        self.items.resize_with(n, Item::new);
+        for (i, slot) in self.items.iter_mut().enumerate() {
+            read_item(fields, &array.get(i as u32), Arg::Item(i), slot)?;
+        }
+        let with_ids = !(ids.is_undefined() || ids.is_null());
+        let predictions = if with_ids {
+            let Some(ids) = ids.dyn_ref::<Array>() else {
+                return Err(input("ids must be an array of strings"));
+            };
+            self.ids.clear();
+            for i in 0..ids.length() {
+                let id = ids.get(i).as_string().ok_or_else(|| input(format!("ids[{i}] must be a string")))?;
+                self.ids.push(id);
+            }
+            self.session.score_impressions(&self.items, &self.context, &self.ids)?
+        } else {
+            self.session.score(&self.items, &self.context)?
+        };
+        self.scores.clear();
+        self.scores.extend(predictions.iter().map(|p| p.score));
+        Ok(predictions)
+    }
+
+    fn record(&mut self, item: &JsValue, clicked: &JsValue, context: &JsValue) -> Result<bool, Error> {
+        let clicked = clicked_arg(clicked)?;
+        let fields = &self.model.spec().fields;
+        read_context(fields, context, &mut self.context)?;
+        self.items.resize_with(1, Item::new);
+        let slot = self.items.first_mut().ok_or_else(|| input("item"))?;
+        read_item(fields, item, Arg::OneItem, slot)?;
+        self.session.record(slot, &self.context, clicked)
+    }
+
+    fn resolved_options(&self) -> JsResult<JsValue> {
+        let out = Object::new();
+        let put = |key: &str, value: JsValue| Reflect::set(&out, &JsValue::from_str(key), &value).map(|_| ());
+        let session = self.session.session();
+        match session.estimator() {
+            Estimator::Paper(p) => {
+                put("estimator", "paper".into())?;
+                put("lambda", p.lambda.into())?;
+                put("tau", p.tau.into())?;
+                put("gamma", p.gamma.into())?;
+            }
+            Estimator::Residual(r) => {
+                put("estimator", "residual".into())?;
+                put("lambda", r.lambda.into())?;
+                put("tau", r.tau.into())?;
+                put("n0", r.n0.into())?;
+                put("alpha", r.alpha.into())?;
+                put("p0", r.p0.into())?;
+            }
+        }
+        let sketch = session.sketch().config();
+        put("bits", sketch.bits.into())?;
+        put("arrays", sketch.arrays.into())?;
+        // Seeds beyond 2^53 are not exact as JS numbers.
+        let seed =
+            if sketch.seed <= (1u64 << 53) { JsValue::from(sketch.seed as f64) } else { JsValue::from(sketch.seed) };
+        put("seed", seed)?;
+        put("errorFilter", sketch.error_filter.into())?;
+        put("halfLife", sketch.half_life.map_or(JsValue::NULL, JsValue::from))?;
+        put("impressions", (self.impressions as u32).into())?;
+        let policy = match self.mismatch {
+            Mismatch::Reset => "reset",
+            Mismatch::Error => "error",
+        };
+        put("onModelMismatch", policy.into())?;
+        Ok(out.into())
+    }
+}
+
+fn set_u8(slot: &mut u8, value: Option<u8>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
