@@ -18,20 +18,22 @@
 //! |  29 |  1 | model identity length (16 or 32) |
 //! |  30 |  1 | centred (0 or 1) |
 //! |  31 |  1 | bucket layout (0 dense, 1 sparse) |
-//! |  32 | 20 | estimator parameters, 5 × f32: λ, τ, γ or n0, α, p0 (unused = 0) |
-//! |  52 | 32 | model identity, zero-padded |
-//! |  84 |  8 | centre fingerprint (first 8 bytes of SHA-256 of μ; zeros if none) |
-//! |  92 |  8 | writes, u64 |
-//! | 100 |  8 | scale (stored weight of the last write), f64 |
-//! | 108 |  8 | total stored weight per array, f64 |
-//! | 116 |  4 | entries: buckets stored |
-//! | 120 |  … | dense: `K·2^L` × (count, sum_y, sum_base) f32; sparse: entries × (index u32, count, sum_y, sum_base f32) in increasing index |
+//! |  32 | 24 | estimator parameters, 6 × f32: λ, τ, γ or n0, α, p0, pool (unused = 0) |
+//! |  56 | 32 | model identity, zero-padded |
+//! |  88 |  8 | centre fingerprint (first 8 bytes of SHA-256 of μ; zeros if none) |
+//! |  96 |  8 | writes, u64 |
+//! | 104 |  8 | scale (stored weight of the last write), f64 |
+//! | 112 |  8 | total stored weight per array, f64 |
+//! | 120 |  8 | stored sum of labels over the memory, f64 |
+//! | 128 |  8 | stored sum of base predictions over the memory, f64 |
+//! | 136 |  4 | entries: buckets stored |
+//! | 140 |  … | dense: `K·2^L` × (count, sum_y, sum_base) f32; sparse: entries × (index u32, count, sum_y, sum_base f32) in increasing index |
 //! | end |  4 | CRC-32 (IEEE) of everything before it |
 //!
 //! Values are stored exactly (f32), so a loaded memory reads bit-identically
 //! to the one saved; the encoder picks the sparse layout when it is smaller,
 //! which it is for a memory with few events. A per-session memory with
-//! `L = 4, K = 4` is at most 892 bytes.
+//! `L = 4, K = 4` is at most 912 bytes.
 //!
 //! Version policy: a reader accepts only versions it knows; any layout
 //! change bumps [`FORMAT_VERSION`] and gets a new golden file.
@@ -40,14 +42,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::{Estimator, PaperParams, ResidualParams};
 use crate::identity::{MAX_ID_LEN, ModelId, fingerprint};
 use crate::session::Session;
-use crate::sketch::{Bucket, MAX_ARRAYS, MAX_BITS, MAX_DIM, RENORM_AT, Sketch, SketchConfig};
+use crate::sketch::{Bucket, MAX_ARRAYS, MAX_BITS, MAX_DIM, RENORM_AT, Sketch, SketchConfig, StoredState};
 
 /// First four bytes of every saved memory.
 pub const MAGIC: [u8; 4] = *b"RLEM";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 /// Bytes before the bucket payload.
-pub const HEADER_LEN: usize = 120;
+pub const HEADER_LEN: usize = 140;
 const CRC_LEN: usize = 4;
 /// Default cap on the heap a decoded memory may claim (buckets, planes,
 /// centre), checked from the header before allocating: a sparse file of a
@@ -77,8 +79,8 @@ pub fn encode(session: &Session) -> Vec<u8> {
     out.extend_from_slice(&config.error_filter.to_le_bytes());
     out.extend_from_slice(&config.half_life.unwrap_or(0.0).to_le_bytes());
     let (kind, params) = match session.estimator() {
-        Estimator::Paper(p) => (0u8, [p.lambda, p.tau, p.gamma, 0.0, 0.0]),
-        Estimator::Residual(r) => (1u8, [r.lambda, r.tau, r.n0, r.alpha, r.p0]),
+        Estimator::Paper(p) => (0u8, [p.lambda, p.tau, p.gamma, 0.0, 0.0, 0.0]),
+        Estimator::Residual(r) => (1u8, [r.lambda, r.tau, r.n0, r.alpha, r.p0, r.pool]),
     };
     out.push(kind);
     let id = session.model_id().as_bytes();
@@ -92,10 +94,12 @@ pub fn encode(session: &Session) -> Vec<u8> {
     padded[..id.len()].copy_from_slice(id);
     out.extend_from_slice(&padded);
     out.extend_from_slice(&sketch.centre().map_or([0u8; 8], fingerprint));
-    let (writes, scale, total) = sketch.stored_state();
-    out.extend_from_slice(&writes.to_le_bytes());
-    out.extend_from_slice(&scale.to_le_bytes());
-    out.extend_from_slice(&total.to_le_bytes());
+    let state = sketch.stored_state();
+    out.extend_from_slice(&state.writes.to_le_bytes());
+    out.extend_from_slice(&state.scale.to_le_bytes());
+    out.extend_from_slice(&state.total.to_le_bytes());
+    out.extend_from_slice(&state.sum_y.to_le_bytes());
+    out.extend_from_slice(&state.sum_base.to_le_bytes());
     out.extend_from_slice(&(entries as u32).to_le_bytes());
     debug_assert_eq!(out.len(), HEADER_LEN);
     for (i, b) in buckets.iter().enumerate() {
@@ -180,10 +184,10 @@ pub fn decode_with_limit(
         return Err(Error::new(ErrorKind::ModelMismatch, "memory was saved with a different centre (mu) vector"));
     }
     let buckets = read_buckets(&header.sketch, &body)?;
-    check_totals(&header.sketch, &buckets, body.total)?;
+    check_totals(&header.sketch, &buckets, body.state.total)?;
     let mut sketch = Sketch::new(header.sketch, centre.map(<[f32]>::to_vec))
         .map_err(|e| Error::corrupt(format!("config: {}", e.message())))?;
-    sketch.restore(buckets, header.writes, body.scale, body.total)?;
+    sketch.restore(buckets, body.state)?;
     Ok(Session::from_parts(sketch, header.estimator, header.model_id))
 }
 
@@ -198,8 +202,7 @@ pub fn peek(bytes: &[u8]) -> Result<SavedHeader> {
 
 /// Header fields that only the payload reader needs.
 struct Body<'a> {
-    scale: f64,
-    total: f64,
+    state: StoredState,
     sparse: bool,
     entries: usize,
     payload: &'a [u8],
@@ -256,13 +259,13 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
     let id_len = usize::from(r.u8("modelIdLength")?);
     let centred = r.u8("centred")?;
     let layout = r.u8("layout")?;
-    let mut params = [0f32; 5];
+    let mut params = [0f32; 6];
     for p in &mut params {
         *p = r.f32("estimatorParams")?;
     }
     let estimator = match kind {
         0 => {
-            if params[3] != 0.0 || params[4] != 0.0 {
+            if params[3..].iter().any(|&p| p != 0.0) {
                 return Err(Error::corrupt("estimatorParams: unused paper parameters are not zero"));
             }
             Estimator::Paper(PaperParams { lambda: params[0], tau: params[1], gamma: params[2] })
@@ -273,6 +276,7 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
             n0: params[2],
             alpha: params[3],
             p0: params[4],
+            pool: params[5],
         }),
         k => return Err(Error::corrupt(format!("estimator: unknown kind {k}"))),
     };
@@ -314,6 +318,14 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
     if writes == 0 && total != 0.0 {
         return Err(Error::corrupt("total: non-zero weight with zero writes"));
     }
+    let sum_y = r.f64("sumY")?;
+    let sum_base = r.f64("sumBase")?;
+    let limit = total * (1.0 + 1e-6);
+    for (field, v) in [("sumY", sum_y), ("sumBase", sum_base)] {
+        if !(0.0..=limit).contains(&v) {
+            return Err(Error::corrupt(format!("{field}: {v} is outside [0, total {total}]")));
+        }
+    }
     let entries = r.u32("entries")? as usize;
     let sparse = match layout {
         0 => false,
@@ -334,7 +346,8 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
         )));
     }
     let header = SavedHeader { sketch, estimator, model_id, centre, writes };
-    Ok((header, Body { scale, total, sparse, entries, payload }))
+    let state = StoredState { writes, scale, total, sum_y, sum_base };
+    Ok((header, Body { state, sparse, entries, payload }))
 }
 
 fn read_buckets(config: &SketchConfig, body: &Body<'_>) -> Result<Vec<Bucket>> {

@@ -51,11 +51,19 @@ pub struct ResidualParams {
     pub alpha: f32,
     /// `p0`, the training label rate, in (0, 1). Default 0.5; take it from the model.
     pub p0: f32,
+    /// `m`, pooling strength, ≥ 0 (beyond the paper). `0` (default) reads the
+    /// query's buckets only, exactly as DESIGN §1.2. `m > 0` adds the whole
+    /// memory as a coarser level: its residual `ĉ = N/(N + n0)·c_all` is
+    /// the correction when no bucket has evidence, and each bucket's
+    /// residual is pulled towards it with `m` pseudo-samples,
+    /// `(n_k c_k + m ĉ)/(n_k + m)`: a session-wide offset refined by
+    /// similarity where the memory has seen similar items.
+    pub pool: f32,
 }
 
 impl Default for ResidualParams {
     fn default() -> Self {
-        ResidualParams { lambda: 1.0, tau: 1.0, n0: 5.0, alpha: 2.0, p0: 0.5 }
+        ResidualParams { lambda: 1.0, tau: 1.0, n0: 5.0, alpha: 2.0, p0: 0.5, pool: 0.0 }
     }
 }
 
@@ -103,6 +111,7 @@ impl Estimator {
                 check_positive("tau", r.tau)?;
                 check_range("n0", r.n0, 0.0, f32::MAX)?;
                 check_range("alpha", r.alpha, 0.0, f32::MAX)?;
+                check_range("pool", r.pool, 0.0, f32::MAX)?;
                 if !(r.p0 > 0.0 && r.p0 < 1.0) {
                     return Err(Error::config(format!("p0 must be in (0, 1), got {}", r.p0)));
                 }
@@ -116,11 +125,18 @@ impl Estimator {
     /// `y_base` is assumed finite (NaN is treated as 0.5); the output always
     /// is finite and in [`CLIP_LO`, `CLIP_HI`].
     pub fn apply(&self, y_base: f32, readouts: &[Readout]) -> Prediction {
+        self.apply_pooled(y_base, readouts, None)
+    }
+
+    /// [`Estimator::apply`] with the whole memory's readout (see
+    /// [`crate::Sketch::overall`]), which the residual estimator uses when
+    /// its `pool` is above 0; the paper estimator ignores it.
+    pub fn apply_pooled(&self, y_base: f32, readouts: &[Readout], whole: Option<&Readout>) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
         let score = match self {
             Estimator::Paper(p) => paper(p, yb, readouts),
-            Estimator::Residual(r) => residual(r, yb, readouts),
+            Estimator::Residual(r) => residual(r, yb, readouts, whole.filter(|_| r.pool > 0.0)),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
@@ -144,17 +160,36 @@ fn paper(p: &PaperParams, yb: f64, readouts: &[Readout]) -> f64 {
     yb + f64::from(p.lambda) * err
 }
 
-fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout]) -> f64 {
+fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Readout>) -> f64 {
     let alpha = f64::from(p.alpha);
     let prior = alpha * f64::from(p.p0);
     let n0 = f64::from(p.n0);
-    let mut corr = 0.0;
-    for (a, r) in attention(readouts, p.tau) {
+    // Smoothed logit residual of a readout, and its count.
+    let resid = |r: &Readout| {
         let n = f64::from(r.count);
         let label = (f64::from(r.sum_y) + prior) / (n + alpha);
         let pred = (f64::from(r.sum_base) + prior) / (n + alpha);
-        let c = logit(label) - logit(pred);
-        corr += a * n / (n + n0) * c;
+        (n, logit(label) - logit(pred))
+    };
+    let pooled = whole.filter(|w| w.count > 0.0 && w.count.is_finite()).map(|w| {
+        let (n, c) = resid(w);
+        n / (n + n0) * c
+    });
+    let mut corr = 0.0;
+    let mut any = false;
+    for (a, r) in attention(readouts, p.tau) {
+        any = true;
+        let (n, c) = resid(r);
+        corr += a * match pooled {
+            Some(g) => {
+                let m = f64::from(p.pool);
+                (n * c + m * g) / (n + m)
+            }
+            None => n / (n + n0) * c,
+        };
+    }
+    if !any {
+        corr = pooled.unwrap_or(0.0);
     }
     sigmoid(logit(yb) + f64::from(p.lambda) * corr)
 }
@@ -237,6 +272,24 @@ mod tests {
         let strong = est(0.0).apply(0.3, &r).correction;
         let weak = est(20.0).apply(0.3, &r).correction;
         assert!(strong > weak && weak > 0.0, "{strong} {weak}");
+    }
+
+    #[test]
+    fn pooling_falls_back_to_the_whole_memory_and_is_off_at_zero() {
+        let whole = readout(20.0, 15.0, 6.0, 20.0);
+        let bucket = readout(2.0, 0.0, 0.6, 20.0);
+        let off = Estimator::default();
+        assert_eq!(off.apply_pooled(0.3, &[], Some(&whole)), off.apply(0.3, &[]));
+        assert_eq!(off.apply_pooled(0.3, &[bucket], Some(&whole)), off.apply(0.3, &[bucket]));
+        let on = Estimator::Residual(ResidualParams { pool: 5.0, ..ResidualParams::default() });
+        let empty = on.apply_pooled(0.3, &[], Some(&whole));
+        assert!(empty.correction > 0.0, "the session liked more than predicted: {empty:?}");
+        // A bucket with negative evidence pulls below the session-wide level,
+        // and more pooling pulls it back up.
+        let low = on.apply_pooled(0.3, &[bucket], Some(&whole)).score;
+        let more = Estimator::Residual(ResidualParams { pool: 50.0, ..ResidualParams::default() });
+        let high = more.apply_pooled(0.3, &[bucket], Some(&whole)).score;
+        assert!(low < empty.score && low < high && high <= empty.score + 1e-6, "{low} {high} {empty:?}");
     }
 
     #[test]

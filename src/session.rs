@@ -60,7 +60,7 @@ impl Session {
     pub fn score_one(&mut self, y_base: f32, h: &[f32]) -> Result<Prediction> {
         check_probability("y_base", y_base)?;
         self.sketch.read(h, &mut self.readouts)?;
-        Ok(self.estimator.apply(y_base, &self.readouts))
+        Ok(self.estimator.apply_pooled(y_base, &self.readouts, Some(&self.sketch.overall())))
     }
 
     /// Scores a batch: `y_base[i]` with key `h[i·d .. (i+1)·d]`. `out` is

@@ -143,6 +143,16 @@ impl Readout {
     }
 }
 
+/// The memory-wide counters, in stored units, as the codec saves them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StoredState {
+    pub writes: u64,
+    pub scale: f64,
+    pub total: f64,
+    pub sum_y: f64,
+    pub sum_base: f64,
+}
+
 /// The LSH error memory.
 #[derive(Clone, Debug)]
 pub struct Sketch {
@@ -161,6 +171,9 @@ pub struct Sketch {
     growth: f64,
     /// Stored total weight of each array (all arrays receive every write).
     total: f64,
+    /// Stored sums of labels and base predictions over the whole memory.
+    sum_y: f64,
+    sum_base: f64,
     /// Accepted writes since creation or reset.
     writes: u64,
 }
@@ -191,6 +204,8 @@ impl Sketch {
             scale: 1.0,
             growth,
             total: 0.0,
+            sum_y: 0.0,
+            sum_base: 0.0,
             writes: 0,
         })
     }
@@ -239,6 +254,8 @@ impl Sketch {
         self.buckets.fill(Bucket::default());
         self.scale = 1.0;
         self.total = 0.0;
+        self.sum_y = 0.0;
+        self.sum_base = 0.0;
         self.writes = 0;
     }
 
@@ -266,6 +283,8 @@ impl Sketch {
             }
         }
         self.total += self.scale;
+        self.sum_y += self.scale * f64::from(y);
+        self.sum_base += self.scale * f64::from(y_base);
         self.writes += 1;
         if self.scale >= RENORM_AT {
             self.renormalise();
@@ -292,6 +311,18 @@ impl Sketch {
             }
         }
         Ok(())
+    }
+
+    /// The whole memory as one readout: every sample written (decayed),
+    /// whatever its key. Empty (`count == 0`) when nothing was written.
+    pub fn overall(&self) -> Readout {
+        let total = (self.total / self.scale) as f32;
+        Readout {
+            count: total,
+            sum_y: (self.sum_y / self.scale) as f32,
+            sum_base: (self.sum_base / self.scale) as f32,
+            total,
+        }
     }
 
     /// Adds another memory's evidence bucket-wise (a RACE-sketch property):
@@ -327,6 +358,8 @@ impl Sketch {
             a.sum_base += b.sum_base * f;
         }
         self.total += other.total * factor;
+        self.sum_y += other.sum_y * factor;
+        self.sum_base += other.sum_base * factor;
         self.writes = self.writes.saturating_add(other.writes);
         Ok(())
     }
@@ -379,6 +412,8 @@ impl Sketch {
             b.sum_base *= f;
         }
         self.total *= inv;
+        self.sum_y *= inv;
+        self.sum_base *= inv;
         self.scale = 1.0;
     }
 
@@ -388,19 +423,27 @@ impl Sketch {
         &self.buckets
     }
 
-    pub(crate) fn stored_state(&self) -> (u64, f64, f64) {
-        (self.writes, self.scale, self.total)
+    pub(crate) fn stored_state(&self) -> StoredState {
+        StoredState {
+            writes: self.writes,
+            scale: self.scale,
+            total: self.total,
+            sum_y: self.sum_y,
+            sum_base: self.sum_base,
+        }
     }
 
     /// Restores bucket state decoded (and validated) by the codec.
-    pub(crate) fn restore(&mut self, buckets: Vec<Bucket>, writes: u64, scale: f64, total: f64) -> Result<()> {
+    pub(crate) fn restore(&mut self, buckets: Vec<Bucket>, state: StoredState) -> Result<()> {
         if buckets.len() != self.buckets.len() {
             return Err(Error::new(ErrorKind::CorruptData, "bucket count does not match the config"));
         }
         self.buckets = buckets;
-        self.writes = writes;
-        self.scale = scale;
-        self.total = total;
+        self.writes = state.writes;
+        self.scale = state.scale;
+        self.total = state.total;
+        self.sum_y = state.sum_y;
+        self.sum_base = state.sum_base;
         Ok(())
     }
 

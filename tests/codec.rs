@@ -170,10 +170,13 @@ fn crafted_fields_name_themselves() {
         (31, vec![7], "layout"),
         (32, f32::NAN.to_le_bytes().to_vec(), "estimatorParams"),
         (36, 0f32.to_le_bytes().to_vec(), "estimatorParams"),
-        (100, f64::INFINITY.to_le_bytes().to_vec(), "scale"),
-        (100, 0.5f64.to_le_bytes().to_vec(), "scale"),
-        (108, (-3f64).to_le_bytes().to_vec(), "total"),
-        (116, u32::MAX.to_le_bytes().to_vec(), "entries"),
+        (52, (-1f32).to_le_bytes().to_vec(), "pool"),
+        (104, f64::INFINITY.to_le_bytes().to_vec(), "scale"),
+        (104, 0.5f64.to_le_bytes().to_vec(), "scale"),
+        (112, (-3f64).to_le_bytes().to_vec(), "total"),
+        (120, (-1f64).to_le_bytes().to_vec(), "sumY"),
+        (128, 1e12f64.to_le_bytes().to_vec(), "sumBase"),
+        (136, u32::MAX.to_le_bytes().to_vec(), "entries"),
         (payload, f32::NAN.to_le_bytes().to_vec(), "count"),
         (payload, (-1f32).to_le_bytes().to_vec(), "bucket"),
         (payload + 4, 1e9f32.to_le_bytes().to_vec(), "bucket"),
@@ -238,7 +241,7 @@ fn golden_sessions() -> Vec<(&'static str, Session)> {
         4,
         8,
         Some(40.0),
-        Estimator::Residual(ResidualParams { lambda: 1.5, tau: 0.5, n0: 4.0, alpha: 2.0, p0: 0.55 }),
+        Estimator::Residual(ResidualParams { lambda: 1.5, tau: 0.5, n0: 4.0, alpha: 2.0, p0: 0.55, pool: 3.0 }),
     );
     fill(&mut dense, 500);
     vec![("empty", empty), ("sparse", sparse), ("dense", dense)]

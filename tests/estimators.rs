@@ -44,6 +44,7 @@ fn golden_cases_from_an_independent_implementation() {
             n0: f(r, "n0"),
             alpha: f(r, "alpha"),
             p0: f(r, "p0"),
+            pool: 0.0,
         });
         for (name, est, spec) in [("paper", paper, p), ("residual", residual, r)] {
             est.validate().unwrap_or_else(|e| panic!("case {i} {name}: {e}"));
@@ -73,8 +74,15 @@ fn arb_estimator() -> impl Strategy<Value = Estimator> {
             tau,
             gamma
         })),
-        (0f32..=100.0, 1e-3f32..10.0, 0f32..1e3, 0f32..1e3, 1e-4f32..0.9999).prop_map(
-            |(lambda, tau, n0, alpha, p0)| Estimator::Residual(ResidualParams { lambda, tau, n0, alpha, p0 })
+        (0f32..=100.0, 1e-3f32..10.0, 0f32..1e3, 0f32..1e3, 1e-4f32..0.9999, 0f32..1e3).prop_map(
+            |(lambda, tau, n0, alpha, p0, pool)| Estimator::Residual(ResidualParams {
+                lambda,
+                tau,
+                n0,
+                alpha,
+                p0,
+                pool
+            })
         ),
     ]
 }
@@ -85,8 +93,9 @@ proptest! {
         est in arb_estimator(),
         y_base in 0f32..=1.0,
         rs in proptest::collection::vec(arb_readout(), 0..8),
+        whole in arb_readout(),
     ) {
-        let p = est.apply(y_base, &rs);
+        let p = est.apply_pooled(y_base, &rs, Some(&whole));
         prop_assert!(p.score.is_finite() && (0.0..=1.0).contains(&p.score), "{p:?}");
         prop_assert!(p.correction.is_finite());
         prop_assert_eq!(p.base, y_base);

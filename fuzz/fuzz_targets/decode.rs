@@ -23,7 +23,7 @@ fn check(data: &[u8]) {
     // Try both the identity in the bytes (so the fuzzer can reach the
     // payload checks) and a fixed one.
     let id_len = data.get(29).map_or(0, |&n| usize::from(n));
-    let id = data.get(52..52 + id_len).and_then(|b| ModelId::from_bytes(b).ok());
+    let id = data.get(56..56 + id_len).and_then(|b| ModelId::from_bytes(b).ok());
     for model_id in [id, Some(ModelId::digest(&[b"fuzz"]))].into_iter().flatten() {
         for centre in [None, Some(vec![0.0f32; 8])] {
             if let Ok(mut session) = codec::decode(data, &model_id, centre.as_deref()) {
