@@ -31,11 +31,10 @@
 
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
-use crate::estimate::{Estimator, Prediction, ResidualParams};
+use crate::estimate::Prediction;
 use crate::features::Item;
 use crate::model::{Model, ModelOutput};
 use crate::session::{Session, SessionConfig};
-use crate::sketch::SketchConfig;
 
 /// Default number of recent impressions a session remembers.
 pub const DEFAULT_IMPRESSIONS: usize = 256;
@@ -93,13 +92,10 @@ impl Scorer {
         &self.model
     }
 
-    /// The default session config: the memory's `dim` is the model's hidden
-    /// width, the estimator is the residual one with the model's `p0`.
+    /// The default session config: [`SessionConfig::recommended`] for the
+    /// model's hidden width and `p0`.
     pub fn default_config(&self) -> SessionConfig {
-        SessionConfig {
-            sketch: SketchConfig { dim: self.model.hidden_dim() as u32, ..SketchConfig::default() },
-            estimator: Estimator::Residual(ResidualParams { p0: self.model.p0(), ..ResidualParams::default() }),
-        }
+        SessionConfig::recommended(self.model.hidden_dim() as u32, self.model.p0())
     }
 
     /// A fresh session with [`Scorer::default_config`].

@@ -26,7 +26,7 @@ struct Args {
     #[arg(long)]
     limit: Option<usize>,
     /// Coordinate-descent passes over each method's parameters.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// User-bootstrap resamples for the intervals.
     #[arg(long, default_value_t = 200)]

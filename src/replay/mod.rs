@@ -565,7 +565,7 @@ impl Default for Protocol {
     fn default() -> Self {
         Protocol {
             tune_share: 0.25,
-            rounds: 2,
+            rounds: 3,
             resamples: 200,
             knn_window: 1000,
             scopes: vec![Scope::Session, Scope::User, Scope::Global],
@@ -604,7 +604,7 @@ pub fn evaluate(stream: &Stream, protocol: &Protocol, step: &mut dyn FnMut(usize
         + local.len()
             * (tune_steps(&knn_start(Estimator::default()), rounds, &[])
                 + tune_steps(&Method::Bias { rate: 0.1 }, rounds, &[]))
-        + 1
+        + 2
         + protocol.scopes.len() * 2
         + local.len() * 2;
     let mut done = 0usize;
@@ -619,6 +619,9 @@ pub fn evaluate(stream: &Stream, protocol: &Protocol, step: &mut dyn FnMut(usize
         let (m, l) = tune(stream, tune_range.clone(), paper_start(), scope, rounds, paper_skip, &mut tick);
         candidates.push((format!("paper/{}", scope.name()), scope, m, l));
     }
+    let recommended = Method::Memory(SessionConfig::recommended(stream.dim as u32, stream.p0));
+    let rec_loss = logloss(stream, tune_range.clone(), &recommended, Scope::Session);
+    candidates.push(("recommended/session".into(), Scope::Session, recommended, rec_loss));
     let mut residual_by_scope = HashMap::new();
     for &scope in &protocol.scopes {
         let (m, l) = tune(stream, tune_range.clone(), residual_start(stream.p0), scope, rounds, &[], &mut tick);
@@ -638,6 +641,7 @@ pub fn evaluate(stream: &Stream, protocol: &Protocol, step: &mut dyn FnMut(usize
     }
     let pairs = [
         ("residual/session", "bias/user"),
+        ("recommended/session", "bias/user"),
         ("residual/user", "bias/user"),
         ("residual/session", "bias/session"),
         ("residual/session", "paper/session"),
