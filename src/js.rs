@@ -44,7 +44,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, ErrorKind};
-use crate::estimate::{Estimator, PaperParams, ResidualParams};
+use crate::estimate::{Estimator, PaperParams};
 use crate::features::Item;
 use crate::model::Model;
 use crate::scorer::{DEFAULT_IMPRESSIONS, MAX_IMPRESSIONS, RestorePolicy, Scorer, ScoringSession};
@@ -77,30 +77,34 @@ export interface MovieLensContext {
 }
 
 /** Options of `new Session(model, options, saved)`. Every key is optional; unknown keys,
- * wrong types and out-of-range values are `E_INVALID_CONFIG` errors. */
+ * wrong types and out-of-range values are `E_INVALID_CONFIG` errors. Defaults are the
+ * recommended setup tuned on MovieLens (see `session.options` and the README). With saved
+ * bytes, memory keys must match the saved memory and estimator keys replace the saved ones. */
 export interface SessionOptions {
   /** "residual" (default): the model's logit-space error on similar recent items, shrunk when
    * evidence is thin. "paper": ReLoop2 as published (pulls scores toward bucket means). */
   estimator?: "residual" | "paper";
-  /** Correction strength: 1 (residual, logit units) or 0.5 (paper); in [0, 100]. */
+  /** Correction strength, in [0, 100] (residual: logit units, default 1; paper: default 0.5). */
   lambda?: number;
-  /** Attention temperature over bucket shares, > 0. Default 1. */
+  /** Attention temperature over bucket shares, > 0 (residual default 0.1; paper 1). */
   tau?: number;
-  /** Residual only: evidence at which a bucket gets half weight, ≥ 0. Default 5. */
+  /** Residual only: evidence at which a bucket gets half weight, ≥ 0 (default 1). */
   n0?: number;
-  /** Residual only: pseudo-count smoothing toward the model's p0, ≥ 0. Default 2. */
+  /** Residual only: pseudo-count smoothing toward the model's p0, ≥ 0 (default 2). */
   alpha?: number;
-  /** Paper only: mix of label mean vs base mean, in [0, 1]. Default 1. */
+  /** Residual only: pseudo-samples pulling each bucket toward the whole memory's residual, ≥ 0 (default 10; 0 = buckets only). */
+  pool?: number;
+  /** Paper only: mix of label mean vs base mean, in [0, 1] (default 1). */
   gamma?: number;
-  /** L, sign bits per array (2^L buckets), 0..=16. Default 4. */
+  /** L, sign bits per array (2^L buckets), 0..=16 (default 4). */
   bits?: number;
-  /** K, independent hash arrays, 1..=64. Default 4. */
+  /** K, independent hash arrays, 1..=64 (default 4). */
   arrays?: number;
   /** Seed of the hash planes (a saved memory is only read with the same seed). Default 0x5EED. */
   seed?: number | bigint;
-  /** σ: record an outcome only if |y − y_base| ≥ σ, in [0, 1]. Default 0 (record all). */
+  /** σ: record an outcome only if |y − y_base| ≥ σ, in [0, 1] (default 0.1). */
   errorFilter?: number;
-  /** Half-life of old evidence, in recorded outcomes; null/absent = never forget. */
+  /** Half-life of old evidence, in recorded outcomes, > 0 (default 15); null/absent = the default. */
   halfLife?: number | null;
   /** How many recent impressions (ids given to `score`) are kept for `recordImpression`. Default 256. */
   impressions?: number;
@@ -113,7 +117,7 @@ export interface SessionOptions {
 /** The options a session actually runs with (`session.options`). */
 export interface ResolvedOptions {
   estimator: "residual" | "paper"; lambda: number; tau: number;
-  n0?: number; alpha?: number; p0?: number; gamma?: number;
+  n0?: number; alpha?: number; p0?: number; pool?: number; gamma?: number;
   bits: number; arrays: number; seed: number | bigint; errorFilter: number; halfLife: number | null;
   impressions: number; onModelMismatch: "reset" | "error";
 }
@@ -372,13 +376,14 @@ enum Mismatch {
 }
 
 /// Every key of `SessionOptions`.
-const OPTION_KEYS: [&str; 13] = [
+const OPTION_KEYS: [&str; 14] = [
     "estimator",
     "lambda",
     "tau",
     "n0",
     "alpha",
     "gamma",
+    "pool",
     "bits",
     "arrays",
     "seed",
@@ -405,6 +410,8 @@ struct Options {
     alpha: Option<f32>,
     #[serde(default)]
     gamma: Option<f32>,
+    #[serde(default)]
+    pool: Option<f32>,
     #[serde(default)]
     bits: Option<u8>,
     #[serde(default)]
@@ -452,14 +459,14 @@ impl Options {
         let mut estimator = match self.estimator {
             Some(name) if name != base_name => match name {
                 EstimatorName::Paper => Estimator::Paper(PaperParams::default()),
-                EstimatorName::Residual => Estimator::Residual(ResidualParams { p0, ..ResidualParams::default() }),
+                EstimatorName::Residual => SessionConfig::recommended(1, p0).estimator,
             },
             _ => base,
         };
         match &mut estimator {
             Estimator::Paper(p) => {
-                if self.n0.is_some() || self.alpha.is_some() {
-                    return Err(config("options: n0 and alpha apply to the residual estimator, not paper"));
+                if self.n0.is_some() || self.alpha.is_some() || self.pool.is_some() {
+                    return Err(config("options: n0, alpha and pool apply to the residual estimator, not paper"));
                 }
                 set(&mut p.lambda, self.lambda);
                 set(&mut p.tau, self.tau);
@@ -473,6 +480,7 @@ impl Options {
                 set(&mut r.tau, self.tau);
                 set(&mut r.n0, self.n0);
                 set(&mut r.alpha, self.alpha);
+                set(&mut r.pool, self.pool);
             }
         }
         estimator.validate()?;
@@ -1056,6 +1064,7 @@ impl Live {
                 put("n0", r.n0.into())?;
                 put("alpha", r.alpha.into())?;
                 put("p0", r.p0.into())?;
+                put("pool", r.pool.into())?;
             }
         }
         let sketch = session.sketch().config();

@@ -149,7 +149,7 @@ fn bundled_model_scores_a_batch_into_typed_arrays() {
         if (session.events !== 0 || session.modelId !== model.id || session.memoryBytes <= 0) throw new Error("info");
         const o = session.options;
         if (o.estimator !== "residual" || o.bits !== 4 || o.arrays !== 4 || o.seed !== 0x5EED
-            || o.halfLife !== null || o.onModelMismatch !== "reset" || Math.abs(o.p0 - model.p0) > 1e-7)
+            || !(o.halfLife === null || o.halfLife > 0) || o.onModelMismatch !== "reset" || Math.abs(o.p0 - model.p0) > 1e-7)
           throw new Error("options " + JSON.stringify(o));
         if (session.score([], CONTEXT).length !== 0) throw new Error("empty batch");
         // Items may carry the context's fields themselves; unread fields are ignored.
@@ -179,7 +179,7 @@ fn a_genre_lover_lifts_that_genre_and_barely_moves_the_rest() {
         const base = new Session(model).scoreDetailed(feed, CONTEXT).base;
         const session = new Session(model);
         feed.forEach((it, i) => session.record(it, it.genres[0] === "Comedy" ? true : r() < base[i], CONTEXT));
-        if (session.events !== 300) throw new Error("events " + session.events);
+        if (session.events < 250) throw new Error("events " + session.events);
         // Unseen items: comedies, and items of every other genre.
         const c = session.scoreDetailed(catalogue(100, 99, "Comedy", true), CONTEXT).corrections;
         const o = session.scoreDetailed(catalogue(400, 5, null, true).filter((it) => it.genres[0] !== "Comedy"), CONTEXT).corrections;
@@ -277,8 +277,8 @@ fn bad_call(call: &str) -> JsValue {
         if (error === null) throw new Error("no error from: " + {call:?});
         if (!same(s.score(items, CONTEXT), before) || s.events !== events) throw new Error("the session changed");
         if (!same(s.save(), saved)) throw new Error("the memory changed");
-        s.record(items[9], true, CONTEXT);
-        if (s.events !== events + 1) throw new Error("the session is not usable after the error");
+        const stored = s.record(items[9], true, CONTEXT);
+        if (s.events !== events + (stored ? 1 : 0)) throw new Error("the session is not usable after the error");
         return error;
     "#
     );
@@ -368,6 +368,8 @@ fn bad_saved_memories_and_options_are_refused_with_their_codes() {
         ("new Session(model, { estimator: \"knn\" })", "E_INVALID_CONFIG"),
         ("new Session(model, { gamma: 0.5 })", "E_INVALID_CONFIG"),
         ("new Session(model, { estimator: \"paper\", n0: 3 })", "E_INVALID_CONFIG"),
+        ("new Session(model, { estimator: \"paper\", pool: 3 })", "E_INVALID_CONFIG"),
+        ("new Session(model, { pool: -1 })", "E_INVALID_CONFIG"),
         ("new Session(model, { onModelMismatch: \"ignore\" })", "E_INVALID_CONFIG"),
         ("new Session(model, { impressions: 1e9 })", "E_INVALID_CONFIG"),
         ("new Session(model, 42)", "E_INVALID_CONFIG"),
@@ -421,7 +423,7 @@ fn use_after_free_throws_a_coded_error() {
 #[wasm_bindgen_test]
 fn impressions_record_by_id() {
     let out = ok(r#"
-        const s = new Session(Model.bundled(), { impressions: 4 });
+        const s = new Session(Model.bundled(), { impressions: 4, errorFilter: 0 });
         const items = catalogue(6, 17);
         s.score(items, CONTEXT, items.map((_, i) => "imp" + i));
         if (s.impressions !== 4) throw new Error("impressions " + s.impressions);
