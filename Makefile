@@ -57,11 +57,13 @@ pkg:
 	bash scripts/build-pkg.sh
 
 # The JS API through wasm-bindgen's glue: tests/wasm_browser.rs in headless
-# Chromium, tests/wasm_node.rs in Node (opt-level 1, no debug info: the runner
+# Chromium, tests/wasm_node.rs in Node, with simd128 like the package
+# (opt-level 1, no debug info: the runner
 # needs far less memory and time than on a debug tract build); clippy on the
 # wasm-only code; then the package build and its checks.
 CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM_TEST_ENV = CARGO_PROFILE_TEST_OPT_LEVEL=1 CARGO_PROFILE_TEST_DEBUG=0 \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER)
 test-wasm:
 	$(WASM_TEST_ENV) cargo test --locked --target wasm32-unknown-unknown --test wasm_browser --test wasm_node

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/ from the crate and pkg.json:
-#   1. `cargo rustc --crate-type cdylib` for wasm32 (plain `cargo build` skips LTO
-#      when the crate is also an rlib), release profile: opt-level z, LTO, 1 CGU;
+#   1. `cargo rustc --crate-type cdylib` for wasm32 with simd128 (plain `cargo
+#      build` skips LTO when the crate is also an rlib), release profile:
+#      opt-level z, LTO, 1 CGU;
 #   2. the wasm-bindgen CLI (exactly the version in Cargo.lock), `--target web`:
 #      one ES module whose `initSync({ module })` / `init({ module_or_path })`
 #      work in a Worker, a browser and Node;
@@ -28,7 +29,12 @@ if [[ "$have" != "$want" ]]; then
     exit 1
 fi
 
-echo "== cargo rustc (release, wasm32, cdylib, LTO)"
+# wasm SIMD (all current browsers, Workers, Node >= 16): tract-linalg then uses
+# its simd128 matrix kernels. Measured: score(100 items) 1.27 -> 0.70 ms in
+# Node, and the module is smaller (7.09 vs 7.64 MB before wasm-opt).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
+
+echo "== cargo rustc (release, wasm32 + simd128, cdylib, LTO)"
 cargo rustc --locked --release --lib --target wasm32-unknown-unknown --crate-type cdylib
 
 echo "== wasm-bindgen $want --target web"
