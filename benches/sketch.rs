@@ -52,6 +52,26 @@ fn bench_read(c: &mut Criterion) {
     let mut group = c.benchmark_group("read");
     group.throughput(Throughput::Elements(1));
     for (l, k, d) in shapes() {
+        let s = session(l, k, d);
+        let hs = keys(d);
+        let mut out = Vec::with_capacity(usize::from(k));
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(format!("L{l}_K{k}_d{d}")), |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                s.sketch().read(black_box(&hs[i]), &mut out).expect("valid");
+                black_box(out.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Read plus estimator: what `score` costs per item beyond the model.
+fn bench_score(c: &mut Criterion) {
+    let mut group = c.benchmark_group("score");
+    group.throughput(Throughput::Elements(1));
+    for (l, k, d) in shapes() {
         let mut s = session(l, k, d);
         let hs = keys(d);
         let mut i = 0usize;
@@ -85,5 +105,5 @@ fn bench_codec(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_write, bench_read, bench_codec);
+criterion_group!(benches, bench_write, bench_read, bench_score, bench_codec);
 criterion_main!(benches);

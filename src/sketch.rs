@@ -24,6 +24,8 @@ pub const MAX_BITS: u8 = 16;
 pub const MAX_ARRAYS: u8 = 64;
 /// Largest key dimension `d` accepted.
 pub const MAX_DIM: u32 = 4096;
+/// Planes projected per pass of [`Sketch::hash`] (its accumulator size).
+const PLANE_BLOCK: usize = 64;
 /// The write weight at which all buckets are rescaled back to weight 1.
 pub const RENORM_AT: f64 = 4_294_967_296.0; // 2^32
 
@@ -378,27 +380,34 @@ impl Sketch {
         let arrays = usize::from(self.config.arrays);
         let per_array = self.config.buckets_per_array();
         let p = self.config.plane_count();
-        let mut acc = [0f32; MAX_ARRAYS as usize * MAX_BITS as usize];
-        let acc = &mut acc[..p];
-        if p > 0 {
+        for (k, slot) in index.iter_mut().take(arrays).enumerate() {
+            *slot = k * per_array;
+        }
+        // Project onto the planes a block at a time: a small accumulator
+        // (no 4 KB zeroing per call) and independent multiply-adds the
+        // compiler vectorises; the sums run over `j` in order, so the bits
+        // are identical on every target.
+        let mut start = 0;
+        while start < p {
+            let end = (start + PLANE_BLOCK).min(p);
+            let mut acc = [0f32; PLANE_BLOCK];
+            let acc = &mut acc[..end - start];
             for (j, row) in self.planes.chunks_exact(p).enumerate() {
                 let x = match &self.centre {
                     Some(mu) => h[j] - mu[j],
                     None => h[j],
                 };
-                for (a, r) in acc.iter_mut().zip(row) {
+                for (a, r) in acc.iter_mut().zip(&row[start..end]) {
                     *a += r * x;
                 }
             }
-        }
-        for (k, slot) in index.iter_mut().take(arrays).enumerate() {
-            let mut b = 0usize;
-            for w in 0..bits {
-                if acc[k * bits + w] >= 0.0 {
-                    b |= 1 << w;
+            for (i, &a) in acc.iter().enumerate() {
+                if a >= 0.0 {
+                    let plane = start + i;
+                    index[plane / bits] |= 1 << (plane % bits);
                 }
             }
-            *slot = k * per_array + b;
+            start = end;
         }
         Ok(())
     }
