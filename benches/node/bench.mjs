@@ -1,0 +1,219 @@
+// reloop-edge vs onnxruntime-web, in one Node process, on the same ONNX
+// (the bundled MovieLens model) and the same batch of 100 items:
+//   * reloop-edge `session.score(items, context)`: JS objects in, encoding,
+//     the tract plan, the memory read and the correction, Float32Array out;
+//   * onnxruntime-web (wasm backend, 1 thread) `session.run(feeds)` on tensors
+//     encoded once beforehand (so ORT does strictly less work per call);
+//   * p50 / p99 per call and the ratio; record() throughput; cold start
+//     (import → first score) in fresh processes; package sizes.
+// Run with `make bench-wasm` (builds pkg/ first) or `node benches/node/bench.mjs`.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { execFileSync } from "node:child_process";
+import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const pkgDir = path.join(root, "pkg");
+const ortDist = path.join(root, "node_modules/onnxruntime-web/dist");
+const onnxBytes = readFileSync(path.join(root, "models/movielens.onnx"));
+const spec = JSON.parse(readFileSync(path.join(root, "models/movielens.spec.json"), "utf8"));
+
+const N = 100;
+const ITERS = Number(process.env.BENCH_ITERS ?? 2000);
+const WARMUP = 200;
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
+
+// ---------------------------------------------------------------- inputs
+const GENRES = Object.keys(spec.fields.genres.vocabulary).filter((g) => g !== "unknown");
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+}
+function catalogue(n, seed) {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => {
+    const k = 1 + Math.floor(r() * 3);
+    const genres = Array.from({ length: k }, () => GENRES[Math.floor(r() * GENRES.length)]);
+    return { itemId: 1 + Math.floor(r() * 1682), genres, year: 1960 + Math.floor(r() * 39) };
+  });
+}
+const context = { userId: 196, age: 49, gender: "M", occupation: "writer", zip: "5", hour: 21, weekday: 3 };
+const items = catalogue(N, 1);
+
+// The spec's encoding, in JS, for ORT's pre-encoded tensors (checked below
+// against reloop-edge's base scores).
+function key(v) { return typeof v === "number" && Number.isInteger(v) ? String(v) : String(v); }
+function index(field, value) {
+  const f = spec.fields[field];
+  switch (f.kind) {
+    case "categorical": return f.vocabulary[key(value)] ?? f.oovIndex ?? 0;
+    case "bucketized": return (f.offset ?? 0) + f.boundaries.filter((b) => b <= value).length;
+    default: throw new Error(`no JS encoder for ${f.kind}`);
+  }
+}
+function encode(batch) {
+  const [ids, genres] = spec.inputs;
+  const gf = spec.fields.genres;
+  const width = Math.max(...Object.values(gf.vocabulary), gf.oovIndex ?? 0) + 1;
+  const idData = new BigInt64Array(batch.length * ids.columns.length);
+  const gData = new Float32Array(batch.length * width);
+  batch.forEach((item, i) => {
+    const row = { ...context, ...item };
+    ids.columns.forEach((c, j) => {
+      const v = row[c] ?? spec.fields[c].default;
+      idData[i * ids.columns.length + j] = BigInt(index(c, v));
+    });
+    const gs = row.genres ?? [];
+    for (const g of gs) gData[i * width + (gf.vocabulary[g] ?? gf.oovIndex ?? 0)] += 1 / gs.length;
+  });
+  return { ids: { data: idData, dims: [batch.length, ids.columns.length] }, genres: { data: gData, dims: [batch.length, width] } };
+}
+
+// ---------------------------------------------------------------- helpers
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const ms = (x) => x.toFixed(3);
+async function timeCalls(fn) {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const t = new Float64Array(ITERS);
+  for (let i = 0; i < ITERS; i++) {
+    const t0 = performance.now();
+    await fn();
+    t[i] = performance.now() - t0;
+  }
+  return { p50: pct(t, 0.5), p99: pct(t, 0.99), mean: t.reduce((a, b) => a + b, 0) / t.length };
+}
+function timeCallsSync(fn) {
+  for (let i = 0; i < WARMUP; i++) fn();
+  const t = new Float64Array(ITERS);
+  for (let i = 0; i < ITERS; i++) {
+    const t0 = performance.now();
+    fn();
+    t[i] = performance.now() - t0;
+  }
+  return { p50: pct(t, 0.5), p99: pct(t, 0.99), mean: t.reduce((a, b) => a + b, 0) / t.length };
+}
+function sizes(files) {
+  let raw = 0, gz = 0, br = 0;
+  for (const f of files) {
+    const b = readFileSync(f);
+    raw += b.length;
+    gz += gzipSync(b, { level: 9 }).length;
+    br += brotliCompressSync(b, { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  }
+  return { raw, gz, br };
+}
+const mb = (n) => (n / 1e6).toFixed(2) + " MB";
+
+// ---------------------------------------------------------------- loaders
+async function loadReloop() {
+  const api = await import(pathToFileURL(path.join(pkgDir, "reloop_edge.js")).href);
+  api.initSync({ module: new WebAssembly.Module(readFileSync(path.join(pkgDir, "reloop_edge_bg.wasm"))) });
+  const model = api.Model.bundled();
+  return { api, model };
+}
+async function loadOrt() {
+  const ort = await import("onnxruntime-web");
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.wasmPaths = pathToFileURL(ortDist + "/").href;
+  const session = await ort.InferenceSession.create(onnxBytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  return { ort, session };
+}
+
+// Cold start: a fresh process, import → first result.
+if (process.argv[2] === "--cold") {
+  const t0 = performance.now();
+  if (process.argv[3] === "reloop") {
+    const { api, model } = await loadReloop();
+    new api.Session(model).score(items, context);
+  } else {
+    const { ort, session } = await loadOrt();
+    const e = encode(items);
+    await session.run({
+      ids: new ort.Tensor("int64", e.ids.data, e.ids.dims),
+      genres: new ort.Tensor("float32", e.genres.data, e.genres.dims),
+    });
+  }
+  process.stdout.write(String(performance.now() - t0));
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- main
+const { api, model } = await loadReloop();
+const { ort, session: ortSession } = await loadOrt();
+console.log(`node ${process.version}, onnxruntime-web ${ort.env.versions?.web ?? "?"} (wasm, numThreads 1), ` +
+  `reloop-edge ${JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")).version}; batch ${N}, ${ITERS} calls after ${WARMUP} warm-up`);
+console.log(`ORT inputs ${ortSession.inputNames.join(", ")}; outputs ${ortSession.outputNames.join(", ")}`);
+
+const enc = encode(items);
+const feeds = {
+  ids: new ort.Tensor("int64", enc.ids.data, enc.ids.dims),
+  genres: new ort.Tensor("float32", enc.genres.data, enc.genres.dims),
+};
+const session = new api.Session(model);
+
+// Same model, same batch: the base probabilities must agree.
+const detail = session.scoreDetailed(items, context);
+const ortOut = await ortSession.run(feeds);
+const ortProb = ortOut[spec.outputs.probability].data;
+let maxDiff = 0;
+for (let i = 0; i < N; i++) maxDiff = Math.max(maxDiff, Math.abs(ortProb[i] - detail.base[i]));
+console.log(`max |p_ort − p_base| over the batch: ${maxDiff.toExponential(2)}`);
+if (!(maxDiff < 1e-4)) throw new Error("ORT and reloop-edge disagree: the benchmark would compare different work");
+
+// A memory with some evidence, so score() really reads and corrects.
+catalogue(200, 9).forEach((it, i) => session.record(it, i % 3 === 0, context));
+
+const reloop = timeCallsSync(() => session.score(items, context));
+const reloopOne = timeCallsSync(() => session.score(items.slice(0, 1), context));
+const ortRun = await timeCalls(() => ortSession.run(feeds));
+const ortProbOnly = await timeCalls(() => ortSession.run(feeds, [spec.outputs.probability]));
+
+// record(): the model runs on the item again; recordImpression(): no model run.
+const recItems = catalogue(ITERS, 3);
+let k = 0;
+const rec = timeCallsSync(() => { session.record(recItems[k++ % recItems.length], (k & 3) === 0, context); });
+const ids = items.map((_, i) => "i" + i);
+const impBatches = 50;
+let impTime = 0;
+for (let b = 0; b < impBatches; b++) {
+  session.score(items, context, ids);
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) session.recordImpression(ids[i], (i & 3) === 0);
+  impTime += performance.now() - t0;
+}
+
+// Cold start in fresh processes.
+function cold(which) {
+  const runs = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    runs.push(Number(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--cold", which], { encoding: "utf8" })));
+  }
+  return pct(runs, 0.5);
+}
+const coldReloop = cold("reloop");
+const coldOrt = cold("ort");
+
+const pkgFiles = [];
+const walk = (d) => readdirSync(d).forEach((f) => { const p = path.join(d, f); statSync(p).isDirectory() ? walk(p) : /\.(js|mjs|wasm)$/.test(f) && pkgFiles.push(p); });
+walk(pkgDir);
+const reloopSize = sizes(pkgFiles);
+const ortSize = sizes(["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"].map((f) => path.join(ortDist, f)));
+
+console.log("");
+console.log("| measure (Node, batch of 100) | reloop-edge | onnxruntime-web | ratio |");
+console.log("|---|---:|---:|---:|");
+console.log(`| score / run, p50 | ${ms(reloop.p50)} ms | ${ms(ortRun.p50)} ms | ${(reloop.p50 / ortRun.p50).toFixed(2)} |`);
+console.log(`| score / run, p99 | ${ms(reloop.p99)} ms | ${ms(ortRun.p99)} ms | ${(reloop.p99 / ortRun.p99).toFixed(2)} |`);
+console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms | ${(reloop.mean / ortRun.mean).toFixed(2)} |`);
+console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);
+console.log(`| score of 1 item, p50 | ${ms(reloopOne.p50)} ms | | |`);
+console.log(`| record(item) (model run + write), p50 | ${ms(rec.p50)} ms = ${Math.round(1000 / rec.mean)}/s | | |`);
+console.log(`| recordImpression(id) | ${(impTime * 1000 / (impBatches * N)).toFixed(2)} µs = ${Math.round(impBatches * N / impTime * 1000)}/s | | |`);
+console.log(`| cold start, import → first result (median of ${COLD_RUNS}) | ${ms(coldReloop)} ms | ${ms(coldOrt)} ms | ${(coldReloop / coldOrt).toFixed(2)} |`);
+console.log(`| package raw (js + wasm) | ${mb(reloopSize.raw)} | ${mb(ortSize.raw)} | ${(reloopSize.raw / ortSize.raw).toFixed(2)} |`);
+console.log(`| package gzip -9 | ${mb(reloopSize.gz)} | ${mb(ortSize.gz)} | ${(reloopSize.gz / ortSize.gz).toFixed(2)} |`);
+console.log(`| package brotli | ${mb(reloopSize.br)} | ${mb(ortSize.br)} | ${(reloopSize.br / ortSize.br).toFixed(2)} |`);
+console.log("");
+console.log("reloop-edge includes the bundled model and the JS-object encoding; ORT gets pre-encoded tensors and ships no model.");
