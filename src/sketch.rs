@@ -383,31 +383,26 @@ impl Sketch {
         for (k, slot) in index.iter_mut().take(arrays).enumerate() {
             *slot = k * per_array;
         }
-        // Project onto the planes a block at a time: a small accumulator
-        // (no 4 KB zeroing per call) and independent multiply-adds the
-        // compiler vectorises; the sums run over `j` in order, so the bits
-        // are identical on every target.
-        let mut start = 0;
-        while start < p {
-            let end = (start + PLANE_BLOCK).min(p);
-            let mut acc = [0f32; PLANE_BLOCK];
-            let acc = &mut acc[..end - start];
-            for (j, row) in self.planes.chunks_exact(p).enumerate() {
-                let x = match &self.centre {
-                    Some(mu) => h[j] - mu[j],
-                    None => h[j],
-                };
-                for (a, r) in acc.iter_mut().zip(&row[start..end]) {
-                    *a += r * x;
-                }
+        // Common plane counts get a fixed-size accumulator the compiler
+        // vectorises; other counts go a block at a time (no 4 KB zeroing per
+        // call). The sums run over `j` in order in both, so the bits are
+        // identical on every target.
+        let centre = self.centre.as_deref();
+        let mut set = |plane: usize, v: f32| {
+            if v >= 0.0 {
+                index[plane / bits] |= 1 << (plane % bits);
             }
-            for (i, &a) in acc.iter().enumerate() {
-                if a >= 0.0 {
-                    let plane = start + i;
-                    index[plane / bits] |= 1 << (plane % bits);
-                }
-            }
-            start = end;
+        };
+        match p {
+            0 => {}
+            4 => project_fixed::<4>(&self.planes, h, centre, &mut set),
+            8 => project_fixed::<8>(&self.planes, h, centre, &mut set),
+            12 => project_fixed::<12>(&self.planes, h, centre, &mut set),
+            16 => project_fixed::<16>(&self.planes, h, centre, &mut set),
+            24 => project_fixed::<24>(&self.planes, h, centre, &mut set),
+            32 => project_fixed::<32>(&self.planes, h, centre, &mut set),
+            64 => project_fixed::<64>(&self.planes, h, centre, &mut set),
+            _ => project_blocks(&self.planes, p, h, centre, &mut set),
         }
         Ok(())
     }
@@ -466,6 +461,49 @@ impl Sketch {
         let p = self.config.plane_count();
         let col = array * bits + bit;
         Some(self.planes.iter().skip(col).step_by(p).copied().collect())
+    }
+}
+
+/// Projects `h − μ` onto `P` planes stored transposed (`d` rows of `P`)
+/// and hands each plane's dot product to `set`.
+fn project_fixed<const P: usize>(planes: &[f32], h: &[f32], centre: Option<&[f32]>, set: &mut impl FnMut(usize, f32)) {
+    let mut acc = [0f32; P];
+    for (j, row) in planes.chunks_exact(P).enumerate() {
+        let x = match centre {
+            Some(mu) => h[j] - mu[j],
+            None => h[j],
+        };
+        if let Ok(row) = <&[f32; P]>::try_from(row) {
+            for i in 0..P {
+                acc[i] += row[i] * x;
+            }
+        }
+    }
+    for (plane, &v) in acc.iter().enumerate() {
+        set(plane, v);
+    }
+}
+
+/// [`project_fixed`] for any plane count `p`, [`PLANE_BLOCK`] planes a pass.
+fn project_blocks(planes: &[f32], p: usize, h: &[f32], centre: Option<&[f32]>, set: &mut impl FnMut(usize, f32)) {
+    let mut start = 0;
+    while start < p {
+        let end = (start + PLANE_BLOCK).min(p);
+        let mut acc = [0f32; PLANE_BLOCK];
+        let acc = &mut acc[..end - start];
+        for (j, row) in planes.chunks_exact(p).enumerate() {
+            let x = match centre {
+                Some(mu) => h[j] - mu[j],
+                None => h[j],
+            };
+            for (a, r) in acc.iter_mut().zip(&row[start..end]) {
+                *a += r * x;
+            }
+        }
+        for (i, &v) in acc.iter().enumerate() {
+            set(start + i, v);
+        }
+        start = end;
     }
 }
 
