@@ -53,7 +53,7 @@ wasm-tools:
 
 # The npm package in pkg/ (release wasm with LTO, wasm-bindgen --target web,
 # wasm-opt), its size budget (1.9 MB gzip) and a Node smoke test of both inits.
-pkg:
+pkg: wasm-tools
 	bash scripts/build-pkg.sh
 
 # The JS API through wasm-bindgen's glue: tests/wasm_browser.rs in headless
@@ -65,7 +65,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM_TEST_ENV = CARGO_PROFILE_TEST_OPT_LEVEL=1 CARGO_PROFILE_TEST_DEBUG=0 \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER)
-test-wasm:
+test-wasm: wasm-tools
 	$(WASM_TEST_ENV) cargo test --locked --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
 	$(WASM_TEST_ENV) cargo clippy --locked --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
 	$(MAKE) pkg
