@@ -206,11 +206,16 @@ fn weighted_logloss(events: &[Scored], user_weight: &[f64]) -> f64 {
         if w == 0.0 {
             continue;
         }
-        let p = f64::from(e.score).clamp(1e-7, 1.0 - 1e-7);
-        sum += w * if e.label { -p.ln() } else { -(1.0 - p).ln() };
+        sum += w * event_loss(e.score, e.label);
         den += w;
     }
     sum / den
+}
+
+/// Negative log-likelihood of one outcome, `p` clipped to [1e-7, 1 − 1e-7].
+pub fn event_loss(p: f32, clicked: bool) -> f64 {
+    let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+    if clicked { -p.ln() } else { -(1.0 - p).ln() }
 }
 
 fn ece(events: &[Scored]) -> f64 {

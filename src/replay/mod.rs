@@ -159,14 +159,7 @@ fn new_adapter(stream: &Stream, method: &Method, model_id: &ModelId) -> Box<dyn 
 pub fn logloss(stream: &Stream, range: Range<usize>, method: &Method, scope: Scope) -> f64 {
     let scores = run(stream, range.clone(), method, scope);
     let labels = &stream.label[range];
-    let sum: f64 = scores
-        .iter()
-        .zip(labels)
-        .map(|(&p, &y)| {
-            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
-            if y { -p.ln() } else { -(1.0 - p).ln() }
-        })
-        .sum();
+    let sum: f64 = scores.iter().zip(labels).map(|(&p, &y)| metrics::event_loss(p, y)).sum();
     sum / labels.len().max(1) as f64
 }
 
@@ -201,6 +194,12 @@ fn set_tau(m: &mut Method, v: f64) {
             Estimator::Residual(r) => r.tau = v as f32,
             Estimator::Paper(p) => p.tau = v as f32,
         }
+    }
+}
+
+fn set_sigma(m: &mut Method, v: f64) {
+    if let Some(c) = memory(m) {
+        c.sketch.error_filter = v as f32;
     }
 }
 
@@ -249,15 +248,7 @@ const RESIDUAL_AXES: &[Axis] = &[
         values: &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
         set: |m, v| set_residual(m, |r| r.pool = v as f32),
     },
-    Axis {
-        name: "sigma",
-        values: &[0.0, 0.05, 0.1, 0.2],
-        set: |m, v| {
-            if let Some(c) = memory(m) {
-                c.sketch.error_filter = v as f32
-            }
-        },
-    },
+    Axis { name: "sigma", values: &[0.0, 0.05, 0.1, 0.2], set: set_sigma },
 ];
 
 const PAPER_AXES: &[Axis] = &[
@@ -272,15 +263,7 @@ const PAPER_AXES: &[Axis] = &[
             }
         },
     },
-    Axis {
-        name: "sigma",
-        values: &[0.0, 0.05, 0.1, 0.2],
-        set: |m, v| {
-            if let Some(c) = memory(m) {
-                c.sketch.error_filter = v as f32
-            }
-        },
-    },
+    Axis { name: "sigma", values: &[0.0, 0.05, 0.1, 0.2], set: set_sigma },
 ];
 
 const KNN_AXES: &[Axis] = &[Axis {
