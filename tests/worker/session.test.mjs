@@ -1,0 +1,88 @@
+// The loop over HTTP in real workerd: feedback moves the clicked genre's
+// scores in that session only; the token carries the memory between requests
+// (header and cookie forms).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { startWorker } from "../../www/worker/workerd.mjs";
+import { CONTEXT, Client, GENRES, feed, meanCorrection, postJson } from "./client.mjs";
+
+let worker;
+before(async () => { worker = await startWorker(); });
+after(async () => { await worker?.stop(); });
+
+const items = feed(40);
+const horror = (scored) => scored.scores.filter((_, i) => items[i].genres[0] === "Horror");
+
+test("feedback on one genre moves that genre's scores in this session, and no other session's", async () => {
+  const a = new Client(worker.url);
+  const first = await a.score(items);
+  assert.equal(first.session.state, "fresh");
+  assert.equal(first.session.reason, "missing");
+  assert.equal(first.scores.length, items.length);
+  assert.deepEqual(first.scores.map((s) => s.id), items.map((it) => it.id));
+  for (const s of first.scores) assert.equal(s.score, s.base, "an empty memory corrects nothing");
+
+  // The user clicks the first five horror films, twice over, by impression id.
+  const clicked = horror(first).slice(0, 5);
+  for (let round = 0; round < 2; round++) {
+    for (const s of clicked) {
+      const reply = await a.feedback({ impressionId: s.impressionId }, true);
+      assert.equal(reply.session.state, "restored");
+    }
+  }
+  const second = await a.score(items);
+  assert.equal(second.session.state, "restored");
+  assert.ok(second.session.events > 0, "the memory stored the clicks");
+  const moved = Object.fromEntries(GENRES.map((g) => [g, meanCorrection(second, items, g)]));
+  assert.ok(moved.Horror > 0.1, `horror moved up: ${JSON.stringify(moved)}`);
+  for (const g of GENRES.filter((g) => g !== "Horror")) {
+    assert.ok(moved.Horror > moved[g], `horror moved more than ${g}: ${JSON.stringify(moved)}`);
+  }
+  second.scores.forEach((s, i) => assert.equal(s.base, first.scores[i].base, "the base model is frozen"));
+
+  // A second session sees the model's own scores, however much A recorded...
+  const b = new Client(worker.url);
+  const other = await b.score(items);
+  other.scores.forEach((s, i) => {
+    assert.equal(s.score, s.base);
+    assert.equal(s.score, first.scores[i].score);
+  });
+  assert.notEqual(b.sessionId, a.sessionId);
+  // ...and what B records does not reach A.
+  for (const s of other.scores.slice(0, 8)) await b.feedback({ impressionId: s.impressionId }, false);
+  const again = await a.score(items);
+  assert.deepEqual(again.scores, second.scores);
+});
+
+test("feedback by item equals feedback by impression id", async () => {
+  const byId = new Client(worker.url);
+  const byItem = new Client(worker.url);
+  const scored = await byId.score(items);
+  await byItem.score(items);
+  for (const i of [0, 4, 8]) {
+    const a = await byId.feedback({ impressionId: scored.scores[i].impressionId }, true);
+    const b = await byItem.feedback({ item: items[i] }, true);
+    assert.equal(a.recorded, b.recorded);
+  }
+  assert.deepEqual((await byId.score(items)).scores.map((s) => s.score), (await byItem.score(items)).scores.map((s) => s.score));
+});
+
+test("the session travels in cookies too (HttpOnly, Secure, SameSite=Strict)", async () => {
+  const first = await postJson(worker.url, "/score", { items, context: CONTEXT });
+  const cookies = first.headers.getSetCookie();
+  assert.equal(cookies.length, 2);
+  for (const c of cookies) {
+    assert.match(c, /^reloop_(sid|mem)=[A-Za-z0-9_-]+; /);
+    assert.match(c, /; HttpOnly; Secure; SameSite=Strict$/);
+    assert.ok(c.length < 4096, `cookie of ${c.length} bytes`);
+  }
+  const jar = () => cookies.map((c) => c.split(";")[0]).join("; ");
+  const fed = await postJson(worker.url, "/feedback", { item: items[0], clicked: true, context: CONTEXT }, { cookie: jar() });
+  assert.equal(fed.status, 200);
+  assert.equal(fed.json.session.state, "restored");
+  assert.equal(fed.json.session.id, first.json.session.id);
+  cookies.splice(0, 2, ...fed.headers.getSetCookie());
+  const later = await postJson(worker.url, "/score", { items, context: CONTEXT }, { cookie: jar() });
+  assert.equal(later.json.session.state, "restored");
+  assert.equal(later.json.session.events, fed.json.session.events);
+});

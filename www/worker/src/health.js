@@ -1,0 +1,16 @@
+/**
+ * GET /health: which model and package this isolate serves, and its limits.
+ * Loading the model here too makes it a real readiness check.
+ */
+import { json } from "./errors.js";
+
+/** Handles GET /health. */
+export function health(_request, engine, config) {
+  const { model } = engine;
+  return json(200, {
+    ok: true,
+    model: { id: engine.modelId, fields: engine.fields, hiddenDim: model.hiddenDim, maxBatch: model.maxBatch },
+    package: engine.package,
+    limits: { maxBodyBytes: config.maxBodyBytes, maxItems: config.maxItems, tokenTtlSeconds: config.tokenTtlSeconds },
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * Runs this Worker in the real workerd runtime (npm `workerd`), on loopback.
+ *
+ * Why not `wrangler dev`: workerd alone starts in well under a second, has no
+ * watcher, telemetry or network features to switch off, and hands us its pid
+ * (the load run reads its memory). The config is generated from the sources
+ * and from wrangler.toml (compatibility date, flags, [vars]), so what runs
+ * here is what `wrangler deploy` would upload, module for module.
+ *
+ *   node www/worker/workerd.mjs [--port 8787]   # serve until Ctrl-C (TOKEN_SECRET from the env, else a random one)
+ *
+ * As a module: `const worker = await startWorker({ secret }); ... await worker.stop();`
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const WORKER_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO = join(WORKER_DIR, "..", "..");
+const PKG = join(REPO, "pkg");
+const WORKERD = join(REPO, "node_modules", ".bin", "workerd");
+
+/** Compatibility date, flags and [vars] of wrangler.toml (the subset this Worker uses). */
+export function wranglerSettings(path = join(WORKER_DIR, "wrangler.toml")) {
+  const text = readFileSync(path, "utf8");
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(text)?.[1];
+  const flagsText = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(text)?.[1];
+  if (!date || flagsText === undefined) throw new Error(`${path}: compatibility_date or compatibility_flags not found`);
+  const flags = [...flagsText.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  const vars = {};
+  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(text)?.[1] ?? "";
+  for (const m of section.matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)) vars[m[1]] = m[2];
+  return { date, flags, vars };
+}
+
+/** The modules of the Worker: its sources, the package's JS, wasm and package.json. */
+function modules() {
+  for (const file of ["reloop_edge.js", "reloop_edge_bg.wasm", "package.json"]) {
+    if (!existsSync(join(PKG, file))) {
+      throw new Error(`pkg/${file} is missing: build the package first (make pkg)`);
+    }
+  }
+  // The first module is the entry point (wrangler.toml's `main`).
+  const list = [{ path: join(WORKER_DIR, "src", "index.js"), kind: "esModule" }];
+  for (const file of readdirSync(join(WORKER_DIR, "src"))) {
+    if (file.endsWith(".js") && file !== "index.js") list.push({ path: join(WORKER_DIR, "src", file), kind: "esModule" });
+  }
+  for (const file of readdirSync(PKG, { recursive: true })) {
+    if (file.endsWith(".js")) list.push({ path: join(PKG, file), kind: "esModule" });
+  }
+  list.push({ path: join(PKG, "reloop_edge_bg.wasm"), kind: "wasm" });
+  list.push({ path: join(PKG, "package.json"), kind: "json" });
+  // Module names are repository paths, so the sources' relative imports resolve as in the bundle.
+  return list.map((m) => ({ ...m, name: relative(REPO, m.path) }));
+}
+
+function capnpConfig(dir, { date, flags, bindings, port }) {
+  const str = (s) => JSON.stringify(String(s)); // Cap'n Proto text strings use the same escapes.
+  const mods = modules().map((m) =>
+    `    (name = ${str(m.name)}, ${m.kind} = embed ${str(relative(dir, m.path))}),`);
+  const binds = Object.entries(bindings).map(([k, v]) => `    (name = ${str(k)}, text = ${str(v)}),`);
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = ${str(`127.0.0.1:${port}`)}, http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+${mods.join("\n")}
+  ],
+  compatibilityDate = ${str(date)},
+  compatibilityFlags = [${flags.map(str).join(", ")}],
+  bindings = [
+${binds.join("\n")}
+  ],
+);
+`;
+}
+
+/**
+ * Starts workerd serving the Worker on 127.0.0.1 (port 0 = a free one).
+ * @param {{ secret?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number }} [options]
+ * @returns {Promise<{ url: string, port: number, pid: number, stderr: () => string, stop: () => Promise<void> }>}
+ */
+export async function startWorker({ secret, vars = {}, port = 0, timeoutMs = 30000 } = {}) {
+  const settings = wranglerSettings();
+  const bindings = { ...settings.vars, ...vars, TOKEN_SECRET: secret ?? randomBytes(32).toString("base64url") };
+  const dir = mkdtempSync(join(tmpdir(), "reloop-workerd-"));
+  const configPath = join(dir, "worker.capnp");
+  writeFileSync(configPath, capnpConfig(dir, { ...settings, bindings, port }));
+
+  // fd 3 is workerd's control channel: it reports the port it bound.
+  const child = spawn(WORKERD, ["serve", configPath, "--control-fd=3"], {
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stdout.on("data", (d) => { stderr += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  // workerd must not outlive us, even when the test runner is interrupted.
+  const killOnExit = () => child.kill("SIGKILL");
+  const killOnSignal = (signal) => { child.kill("SIGKILL"); process.exit(signal === "SIGINT" ? 130 : 143); };
+  process.once("exit", killOnExit);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(signal, killOnSignal);
+
+  const stop = async () => {
+    process.removeListener("exit", killOnExit);
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.removeListener(signal, killOnSignal);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    cleanup();
+  };
+
+  try {
+    const bound = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`workerd did not listen within ${timeoutMs} ms`)), timeoutMs);
+      exited.then(({ code, signal }) => reject(new Error(`workerd exited (${code ?? signal}) before listening`)));
+      createInterface({ input: child.stdio[3] }).on("line", (line) => {
+        let message;
+        try { message = JSON.parse(line); } catch { return; }
+        if (message.event === "listen" && message.socket === "http") {
+          clearTimeout(timer);
+          resolve(message.port);
+        }
+      });
+    });
+    return { url: `http://127.0.0.1:${bound}`, port: bound, pid: child.pid, stderr: () => stderr, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${error.message}\n--- workerd output ---\n${stderr}`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const at = process.argv.indexOf("--port");
+  const port = at > 0 ? Number(process.argv[at + 1]) : 8787;
+  const worker = await startWorker({ port, secret: process.env.TOKEN_SECRET });
+  const health = await (await fetch(`${worker.url}/health`)).json();
+  console.log(`reloop-edge Worker in workerd at ${worker.url} (pid ${worker.pid}), model ${health.model?.id?.slice(0, 12)}; Ctrl-C stops it`);
+  // startWorker's own signal handlers stop workerd on Ctrl-C.
+}
