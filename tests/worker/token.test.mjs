@@ -1,0 +1,138 @@
+// The session token in real workerd: its layout (checked with node:crypto,
+// an implementation independent of the Worker's WebCrypto), and every way a
+// token can be wrong — each starts a fresh memory, says why, and never fails
+// the request.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import { startWorker } from "../../www/worker/workerd.mjs";
+import { CONTEXT, Client, feed, postJson } from "./client.mjs";
+import { build, mac, parse } from "./forge.mjs";
+
+const SECRET = randomBytes(32).toString("base64url");
+let worker;
+let modelId;
+before(async () => {
+  worker = await startWorker({ secret: SECRET });
+  modelId = (await (await fetch(`${worker.url}/health`)).json()).model.id;
+});
+after(async () => { await worker?.stop(); });
+
+const items = feed(12);
+
+/** A session with two recorded clicks: its client and token fields. */
+async function trained() {
+  const client = new Client(worker.url);
+  await client.score(items);
+  await client.feedback({ item: items[0] }, true);
+  await client.feedback({ item: items[4] }, true);
+  return { client, fields: parse(client.token) };
+}
+
+/** Scores with `sessionId` and `token`; returns the body's session part. */
+async function present(sessionId, token) {
+  const headers = {};
+  if (sessionId !== undefined) headers["x-reloop-session"] = sessionId;
+  if (token !== undefined) headers["x-reloop-token"] = token;
+  const reply = await postJson(worker.url, "/score", { items, context: CONTEXT }, headers);
+  assert.equal(reply.status, 200, reply.text);
+  return reply.json.session;
+}
+
+test("the token is version 1, bound to the session and model, and HMAC-SHA256 signed", async () => {
+  const { client, fields } = await trained();
+  assert.equal(fields.version, 1);
+  assert.deepEqual(fields.sessionId, Buffer.from(client.sessionId, "base64url"));
+  assert.equal(fields.modelTag.toString("hex"), modelId.slice(0, 16));
+  assert.deepEqual(fields.mac, mac(fields.body, SECRET));
+  const ttl = fields.expiry - Date.now() / 1000;
+  assert.ok(ttl > 3500 && ttl <= 3600, `expiry ${ttl} s ahead`);
+  assert.equal(fields.memory.subarray(0, 4).toString("latin1"), "RLEM", "the package's saved memory");
+  assert.equal((await present(client.sessionId, client.token)).state, "restored");
+});
+
+test("a missing or malformed token starts a fresh memory", async () => {
+  const { client } = await trained();
+  assert.equal((await present(client.sessionId, undefined)).reason, "missing");
+  for (const bad of ["!!!", "AAAA", "x".repeat(5000), client.token.slice(0, 40)]) {
+    const session = await present(client.sessionId, bad);
+    assert.equal(session.state, "fresh");
+    assert.equal(session.reason, "malformed");
+    assert.equal(session.events, 0);
+  }
+});
+
+test("a tampered token, or one signed with another secret, is rejected", async () => {
+  const { client, fields } = await trained();
+  const bytes = Buffer.from(client.token, "base64url");
+  for (const at of [0 + 1, 10, 29 + 8, bytes.length - 40, bytes.length - 1]) {
+    const altered = Buffer.from(bytes);
+    altered[at] ^= 0x01;
+    const session = await present(client.sessionId, altered.toString("base64url"));
+    assert.equal(session.state, "fresh", `byte ${at}`);
+    assert.equal(session.reason, "tampered", `byte ${at}`);
+  }
+  const otherSecret = build(fields, randomBytes(32).toString("base64url"));
+  assert.equal((await present(client.sessionId, otherSecret)).reason, "tampered");
+});
+
+test("an authentic token of another session, another model or past its expiry is rejected", async () => {
+  const a = await trained();
+  const b = await trained();
+  // B's session id with A's token: foreign-session, and B gets a fresh memory, not A's.
+  const swapped = await present(b.client.sessionId, a.client.token);
+  assert.deepEqual([swapped.state, swapped.reason, swapped.events], ["fresh", "foreign-session", 0]);
+  assert.equal(swapped.id, b.client.sessionId);
+  // A token without its session id: a new session, so foreign-session too.
+  const orphan = await present(undefined, a.client.token);
+  assert.equal(orphan.reason, "foreign-session");
+  assert.notEqual(orphan.id, a.client.sessionId);
+
+  const otherModel = build({ ...a.fields, modelTag: randomBytes(8) }, SECRET);
+  assert.equal((await present(a.client.sessionId, otherModel)).reason, "foreign-model");
+
+  const expired = build({ ...a.fields, expiry: Math.floor(Date.now() / 1000) - 1 }, SECRET);
+  assert.equal((await present(a.client.sessionId, expired)).reason, "expired");
+
+  // The forged-but-valid control: same fields, fresh expiry, is accepted.
+  const renewed = build({ ...a.fields, expiry: Math.floor(Date.now() / 1000) + 60 }, SECRET);
+  const ok = await present(a.client.sessionId, renewed);
+  assert.deepEqual([ok.state, ok.reason], ["restored", null]);
+  assert.ok(ok.events > 0);
+});
+
+test("a rejected token's session goes on with the new token it is given", async () => {
+  const { client } = await trained();
+  client.token = "AAAA";
+  const reply = await client.score(items);
+  assert.equal(reply.session.reason, "malformed");
+  await client.feedback({ item: items[1] }, true);
+  const next = await client.score(items);
+  assert.equal(next.session.state, "restored");
+});
+
+test("the token stays well under the 4 KB cookie limit, empty and full", async (t) => {
+  const client = new Client(worker.url);
+  await client.score(items);
+  const empty = client.token.length;
+  // Outcomes of many users and films fill every bucket of the default L=4, K=4
+  // memory, whose saved form is then dense: 912 bytes, its largest.
+  const genres = ["Action", "Drama", "Comedy", "Horror", "Western", "Romance", "Sci-Fi", "Children's", "Thriller", "War"];
+  let memory = 0;
+  let outcomes = 0;
+  while (memory < 912 && outcomes < 2500) {
+    const i = outcomes++;
+    const context = {
+      ...CONTEXT, userId: 1 + ((i * 131) % 943), age: 15 + ((i * 7) % 50), gender: i % 2 ? "M" : "F", zip: String(i % 10), hour: i % 24, weekday: i % 7,
+    };
+    const item = { itemId: 1 + ((i * 37) % 1600), genres: [genres[i % 10], genres[(i * 3 + 1) % 10]], year: 1930 + (i % 68) };
+    await client.feedback({ item }, (i * 7) % 3 === 0, context);
+    memory = parse(client.token).memory.length;
+  }
+  const full = client.token.length;
+  t.diagnostic(`token: ${empty} chars with an empty memory; ${full} chars with a full one (${memory} bytes of memory, after ${outcomes} outcomes)`);
+  assert.equal(memory, 912, "the memory filled up");
+  assert.equal(empty, Math.ceil(((29 + 144 + 32) * 4) / 3));
+  assert.equal(full, Math.ceil(((29 + 912 + 32) * 4) / 3));
+  assert.ok(full < 2048, `token ${full} chars`);
+});
