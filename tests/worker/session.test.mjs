@@ -2,6 +2,7 @@
 // scores in that session only; the token carries the memory between requests
 // (header and cookie forms).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { startWorker } from "../../www/worker/workerd.mjs";
 import { CONTEXT, Client, GENRES, feed, meanCorrection, postJson } from "./client.mjs";
@@ -64,7 +65,9 @@ test("feedback by item equals feedback by impression id", async () => {
     const b = await byItem.feedback({ item: items[i] }, true);
     assert.equal(a.recorded, b.recorded);
   }
-  assert.deepEqual((await byId.score(items)).scores.map((s) => s.score), (await byItem.score(items)).scores.map((s) => s.score));
+  const [a, b] = [await byId.score(items), await byItem.score(items)];
+  assert.ok(a.session.events > 0 && a.session.events === b.session.events, "both memories hold the outcomes");
+  assert.deepEqual(a.scores.map((s) => s.score), b.scores.map((s) => s.score));
 });
 
 test("the session travels in cookies too (HttpOnly, Secure, SameSite=Strict)", async () => {
@@ -85,4 +88,17 @@ test("the session travels in cookies too (HttpOnly, Secure, SameSite=Strict)", a
   const later = await postJson(worker.url, "/score", { items, context: CONTEXT }, { cookie: jar() });
   assert.equal(later.json.session.state, "restored");
   assert.equal(later.json.session.events, fed.json.session.events);
+});
+
+test("GET /health names the model and the package version", async () => {
+  const reply = await fetch(`${worker.url}/health`);
+  assert.equal(reply.status, 200);
+  assert.equal(reply.headers.get("cache-control"), "no-store");
+  const body = await reply.json();
+  const pkg = JSON.parse(readFileSync(new URL("../../pkg/package.json", import.meta.url), "utf8"));
+  assert.deepEqual(body.package, { name: pkg.name, version: pkg.version });
+  assert.match(body.model.id, /^[0-9a-f]{64}$/);
+  assert.equal(body.model.hiddenDim, 32);
+  assert.deepEqual(body.limits, { maxBodyBytes: 65536, maxItems: 200, tokenTtlSeconds: 3600 });
+  assert.match(reply.headers.get("server-timing"), /^worker;dur=\d/);
 });

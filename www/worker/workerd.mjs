@@ -37,8 +37,19 @@ export function wranglerSettings(path = join(WORKER_DIR, "wrangler.toml")) {
   return { date, flags, vars };
 }
 
+/** The modules of a wrangler bundle (`wrangler deploy --dry-run --outdir DIR`): index.js first, then the wasm. */
+function bundleModules(dir) {
+  const files = readdirSync(dir);
+  if (!files.includes("index.js")) throw new Error(`${dir}: no index.js (not a wrangler --outdir bundle)`);
+  const list = [{ path: join(dir, "index.js"), kind: "esModule", name: "index.js" }];
+  for (const file of files) {
+    if (file.endsWith(".wasm")) list.push({ path: join(dir, file), kind: "wasm", name: file });
+  }
+  return list;
+}
+
 /** The modules of the Worker: its sources, the package's JS, wasm and package.json. */
-function modules() {
+function sourceModules() {
   for (const file of ["reloop_edge.js", "reloop_edge_bg.wasm", "package.json"]) {
     if (!existsSync(join(PKG, file))) {
       throw new Error(`pkg/${file} is missing: build the package first (make pkg)`);
@@ -58,9 +69,9 @@ function modules() {
   return list.map((m) => ({ ...m, name: relative(REPO, m.path) }));
 }
 
-function capnpConfig(dir, { date, flags, bindings, port }) {
+function capnpConfig(dir, { date, flags, bindings, port, modules }) {
   const str = (s) => JSON.stringify(String(s)); // Cap'n Proto text strings use the same escapes.
-  const mods = modules().map((m) =>
+  const mods = modules.map((m) =>
     `    (name = ${str(m.name)}, ${m.kind} = embed ${str(relative(dir, m.path))}),`);
   const binds = Object.entries(bindings).map(([k, v]) => `    (name = ${str(k)}, text = ${str(v)}),`);
   return `using Workerd = import "/workerd/workerd.capnp";
@@ -83,15 +94,17 @@ ${binds.join("\n")}
 
 /**
  * Starts workerd serving the Worker on 127.0.0.1 (port 0 = a free one).
- * @param {{ secret?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number }} [options]
+ * `bundle`: serve a wrangler `--outdir` bundle instead of the sources.
+ * @param {{ secret?: string, vars?: Record<string, string>, port?: number, bundle?: string, timeoutMs?: number }} [options]
  * @returns {Promise<{ url: string, port: number, pid: number, stderr: () => string, stop: () => Promise<void> }>}
  */
-export async function startWorker({ secret, vars = {}, port = 0, timeoutMs = 30000 } = {}) {
+export async function startWorker({ secret, vars = {}, port = 0, bundle, timeoutMs = 30000 } = {}) {
   const settings = wranglerSettings();
+  const modules = bundle === undefined ? sourceModules() : bundleModules(bundle);
   const bindings = { ...settings.vars, ...vars, TOKEN_SECRET: secret ?? randomBytes(32).toString("base64url") };
   const dir = mkdtempSync(join(tmpdir(), "reloop-workerd-"));
   const configPath = join(dir, "worker.capnp");
-  writeFileSync(configPath, capnpConfig(dir, { ...settings, bindings, port }));
+  writeFileSync(configPath, capnpConfig(dir, { ...settings, bindings, port, modules }));
 
   // fd 3 is workerd's control channel: it reports the port it bound.
   const child = spawn(WORKERD, ["serve", configPath, "--control-fd=3"], {
