@@ -100,5 +100,6 @@ test("GET /health names the model and the package version", async () => {
   assert.match(body.model.id, /^[0-9a-f]{64}$/);
   assert.equal(body.model.hiddenDim, 32);
   assert.deepEqual(body.limits, { maxBodyBytes: 65536, maxItems: 200, tokenTtlSeconds: 3600 });
+  assert.ok(body.wasmMemoryBytes >= 1 << 20 && body.wasmMemoryBytes < 128 << 20, `wasm memory ${body.wasmMemoryBytes}`);
   assert.match(reply.headers.get("server-timing"), /^worker;dur=\d/);
 });

@@ -21,12 +21,13 @@ let engine;
  * @property {Uint8Array} modelTag first 8 bytes of the identity (bound into tokens)
  * @property {string[]} fields the item/context fields the model reads
  * @property {{ name: string, version: string }} package
+ * @property {WebAssembly.Memory} wasmMemory the instance's linear memory (it grows, never shrinks)
  */
 
 /** The isolate's engine, created on the first call. */
 export function getEngine() {
   if (engine === undefined) {
-    initSync({ module: wasmModule });
+    const exports = initSync({ module: wasmModule });
     const model = Model.bundled();
     const modelId = model.id;
     engine = Object.freeze({
@@ -36,6 +37,7 @@ export function getEngine() {
       modelTag: Uint8Array.fromHex(modelId.slice(0, 16)),
       fields: model.fields,
       package: { name: packageInfo.name, version: packageInfo.version },
+      wasmMemory: exports.memory,
     });
   }
   return engine;

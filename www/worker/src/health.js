@@ -1,6 +1,7 @@
 /**
  * GET /health: which model and package this isolate serves, and its limits.
- * Loading the model here too makes it a real readiness check.
+ * Loading the model here too makes it a real readiness check; the wasm
+ * memory size shows how much of the isolate's memory the package holds.
  */
 import { json } from "./errors.js";
 
@@ -12,5 +13,7 @@ export function health(_request, engine, config) {
     model: { id: engine.modelId, fields: engine.fields, hiddenDim: model.hiddenDim, maxBatch: model.maxBatch },
     package: engine.package,
     limits: { maxBodyBytes: config.maxBodyBytes, maxItems: config.maxItems, tokenTtlSeconds: config.tokenTtlSeconds },
+    // Counts against the isolate's 128 MB; its high-water mark, since wasm memory never shrinks.
+    wasmMemoryBytes: engine.wasmMemory.buffer.byteLength,
   });
 }
