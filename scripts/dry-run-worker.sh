@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 [[ -f pkg/reloop_edge_bg.wasm && -f pkg/reloop_edge.js ]] || { echo "pkg/ is missing: build the package first (make pkg)" >&2; exit 1; }
 [[ -x node_modules/.bin/wrangler ]] || { echo "node_modules/.bin/wrangler is missing: run npm ci" >&2; exit 1; }
 out=$(realpath -m "${1:-www/worker/dist}")
+echo "wrangler $(node -p "require(\"./node_modules/wrangler/package.json\").version") deploy --dry-run"
 rm -rf "$out"
 cd www/worker
-WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false NO_COLOR=1 \
+# WRANGLER_HIDE_BANNER also skips the banner's npm update check: nothing leaves the machine.
+WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true NO_COLOR=1 \
   ../../node_modules/.bin/wrangler deploy --dry-run --outdir "$out"
 echo "bundle in $out:"
 for f in "$out"/index.js "$out"/*.wasm; do
