@@ -1,10 +1,12 @@
 /**
  * The package and the bundled model, loaded once per isolate, on first use.
  *
- * Why lazily: the wasm's start-up draws from `crypto.getRandomValues`, which a
- * Worker may not call at global scope, so instantiation waits for the first
- * request. Every later request of the isolate reuses the same instance and
- * model (≈ 0.2 s saved per request).
+ * Why lazily: a Worker may not draw random numbers (`crypto.getRandomValues`)
+ * at global scope, and the package does not promise that loading never does.
+ * (This build does not; but if a dependency ever seeded a hash map there, a
+ * global-scope load would throw and no request could be served. Inside a
+ * request, a failure is one 500, and the next request tries again.) Every
+ * later request of the isolate reuses the instance and model (≈ 0.2 s each).
  */
 import wasmModule from "../../../pkg/reloop_edge_bg.wasm";
 import { initSync, Model, Session } from "../../../pkg/reloop_edge.js";
