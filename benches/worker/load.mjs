@@ -136,7 +136,11 @@ function memoryOf(pid) {
 
 const worker = await startWorker();
 try {
-  const health = await (await fetch(`${worker.url}/health`)).json();
+  // The isolate's first request instantiates the wasm and loads the model.
+  const coldStart = performance.now();
+  const first = await fetch(`${worker.url}/health`);
+  const cold = { clientMs: performance.now() - coldStart, workerMs: Number(/dur=([\d.]+)/.exec(first.headers.get("server-timing"))?.[1]) };
+  const health = await first.json();
   const load0 = loadavg();
   const memIdle = memoryOf(worker.pid);
   const wasmIdle = health.wasmMemoryBytes;
@@ -179,6 +183,7 @@ try {
       workerd: execFileSync(join(REPO, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" }).trim(),
       package: health.package.version, model: health.model.id.slice(0, 12),
     },
+    coldStartMs: { client: +cold.clientMs.toFixed(1), worker: cold.workerMs },
     solo: { requests: SOLO, items: ITEMS, seconds: +soloSeconds.toFixed(2), perSecond: +(SOLO / soloSeconds).toFixed(0), routes: summarise(soloResults) },
     load: {
       sessions: SESSIONS, requestsPerSession: REQUESTS, items: ITEMS, requests: loadResults.length,
@@ -212,6 +217,8 @@ function markdown(r) {
     `| ${route} | ${s.n} | ${s.errors} | ${f(s.clientP50)} | ${f(s.clientP99)} | ${f(s.workerP50)} | ${f(s.workerP99)} | ${f(s.workerMean)} |`);
   return `Worker load run, ${r.date} — ${r.machine.cpus} × ${r.machine.model}; load average ${r.machine.loadavgBefore.join(" ")} before, ${r.machine.loadavgAfter.join(" ")} after
 ${r.versions.workerd}, node ${r.versions.node}, package ${r.versions.package}, model ${r.versions.model}; loopback, client and workerd on the same cores
+
+First request of the isolate (wasm instantiation + model load, then GET /health): ${r.coldStartMs.client} ms at the client, ${r.coldStartMs.worker} ms in the Worker
 
 Solo (1 session, back to back, ${r.solo.items} items per /score): ${r.solo.requests} requests in ${r.solo.seconds} s = ${r.solo.perSecond} req/s
 
