@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Assembles the browser demo as plain static files in target/www (or $1):
+# the page (www/), the npm package (pkg/, built by `make pkg`), uPlot, and the
+# MovieLens movies, users and test-period stream exported by the `demo_data`
+# bin from the fetched data (never committed). Serve it with
+# `node www/serve.mjs` (any static server works).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-target/www}
+for f in pkg/reloop_edge.js pkg/reloop_edge_bg.wasm; do
+    [[ -f $f ]] || { echo "build-www: $f is missing; build the package first (make pkg)" >&2; exit 1; }
+done
+uplot=node_modules/uplot/dist
+[[ -f $uplot/uPlot.esm.js ]] || { echo "build-www: $uplot is missing; run npm ci" >&2; exit 1; }
+
+# The data: fetched once into the user cache, exported with the crate's own loader.
+bash scripts/fetch-movielens.sh >&2
+cargo run --quiet --locked --profile native --features data --bin demo_data -- "$out/data"
+
+mkdir -p "$out/pkg" "$out/vendor"
+cp www/*.html www/*.css www/*.js "$out/"
+cp -r pkg/reloop_edge.js pkg/reloop_edge_bg.wasm pkg/snippets "$out/pkg/"
+cp "$uplot/uPlot.esm.js" "$uplot/uPlot.min.css" "$out/vendor/"
+echo "build-www: site in $out (serve with: node www/serve.mjs $out)" >&2
