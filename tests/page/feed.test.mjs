@@ -1,0 +1,133 @@
+// The feed in real Chromium against the real wasm module and MovieLens data:
+// the module loads cleanly, liking three movies of one genre lifts that
+// genre's compensated scores and reorders the feed, the memory survives a
+// reload, reset clears it, a corrupt saved memory starts fresh with a notice.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { requireBuiltSite, startServer, launchBrowser, watchErrors, output } from "./harness.mjs";
+
+let server;
+let browser;
+let page;
+let errors;
+
+/** The feed as the page shows it, in display order. */
+async function feedRows() {
+    return page.$$eval("#feed-body tr", (trs) => trs.map((tr) => ({
+        id: Number(tr.dataset.itemId),
+        genres: tr.dataset.genres.split("|").filter(Boolean),
+        base: Number(tr.dataset.base),
+        score: Number(tr.dataset.score),
+        rank: Number(tr.dataset.rank),
+    })));
+}
+
+const events = async () => Number(await page.textContent("#stat-events"));
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function loadPage() {
+    await page.reload();
+    await page.waitForSelector("body[data-ready]");
+    assert.equal(await page.getAttribute("body", "data-ready"), "true", await page.textContent("#error"));
+}
+
+before(async () => {
+    requireBuiltSite();
+    server = await startServer();
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    errors = watchErrors(page);
+    // The feed's context is the current hour and weekday (UTC); pin them so the test sees the same scores every run.
+    await page.clock.setFixedTime(new Date("2026-11-26T20:00:00Z")); // a Thursday evening
+    await page.goto(server.url);
+    await page.waitForSelector("body[data-ready]");
+});
+
+after(async () => {
+    await browser?.close();
+    server?.stop();
+});
+
+test("the page loads the wasm module and scores the feed without console errors", async () => {
+    assert.equal(await page.getAttribute("body", "data-ready"), "true", await page.textContent("#error"));
+    assert.deepEqual(errors, []);
+    assert.equal(await page.isVisible("#error"), false);
+    const rows = await feedRows();
+    assert.equal(rows.length, 60);
+    // A fresh memory corrects nothing: the compensated score is the base score.
+    for (const r of rows) assert.equal(r.score, r.base);
+    assert.equal(await events(), 0);
+    assert.match(await page.textContent("#model-id"), /^[0-9a-f]{12}$/);
+});
+
+test("liking three movies of one genre raises that genre's compensated scores and reorders the feed", async () => {
+    const before = await feedRows();
+    // Horror is a minority genre of the feed (3 of 60 movies), so its lift is not the lift of everything.
+    assert.equal(await page.inputValue("#setting"), "local");
+    const genre = "Horror";
+    const picked = before.filter((r) => r.genres.includes(genre)).slice(0, 3);
+    assert.equal(picked.length, 3, `the feed has fewer than three ${genre} movies`);
+    for (const [n, movie] of picked.entries()) {
+        const button = page.locator(`#feed-body tr[data-item-id="${movie.id}"] button.like`);
+        // Keyboard-operable: focus the button and press Enter.
+        await button.focus();
+        await page.keyboard.press("Enter");
+        await page.waitForFunction((n) => document.querySelectorAll("#log li").length >= n, n + 1);
+    }
+    assert.ok(await events() >= 2, `only ${await events()} of 3 likes were stored`);
+    const after = await feedRows();
+    const score = new Map(after.map((r) => [r.id, r]));
+    const inGenre = before.filter((r) => r.genres.includes(genre));
+    const others = before.filter((r) => !r.genres.includes(genre));
+    const lift = (rows) => mean(rows.map((r) => score.get(r.id).score - r.score));
+    assert.ok(lift(inGenre) > 0.01, `${genre} compensated scores rose by only ${lift(inGenre)}`);
+    assert.ok(lift(inGenre) > lift(others), `${genre} lift ${lift(inGenre)} is not above the other movies' ${lift(others)}`);
+    for (const r of after) assert.equal(r.base, before.find((b) => b.id === r.id).base, "base scores must not move");
+    assert.notDeepEqual(after.map((r) => r.id), before.map((r) => r.id), "the ranking did not change");
+    const bar = Number(await page.getAttribute(`#genre-chart rect[data-genre="${genre}"]`, "data-mean"));
+    assert.ok(bar > 0, `the genre chart shows ${bar} for ${genre}`);
+    assert.ok(Number(await page.textContent("#stat-saved")) > 0);
+    await page.evaluate(() => {
+        window.scrollTo(0, 0);
+        document.querySelector("#feed table").scrollTop = 0; // focusing the buttons scrolled the list
+    });
+    await page.screenshot({ path: join(output, "feed.png") });
+});
+
+test("a reload keeps the memory (saved bytes in localStorage)", async () => {
+    const before = await feedRows();
+    const stored = await events();
+    const saved = await page.textContent("#stat-saved");
+    await loadPage();
+    assert.equal(await events(), stored);
+    assert.equal(await page.textContent("#stat-saved"), saved);
+    const after = await feedRows();
+    assert.deepEqual(after.map((r) => [r.id, r.score]), before.map((r) => [r.id, r.score]));
+    assert.equal(await page.isVisible("#notice"), false);
+});
+
+test("reset clears the memory, also after a reload", async () => {
+    await page.click("#reset");
+    assert.equal(await events(), 0);
+    for (const r of await feedRows()) assert.equal(r.score, r.base);
+    await loadPage();
+    assert.equal(await events(), 0);
+    for (const r of await feedRows()) assert.equal(r.score, r.base);
+});
+
+test("a corrupt saved memory starts a fresh one and says so", async () => {
+    await page.click(`#feed-body tr:first-child button.skip`);
+    const key = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith("reloop-edge-demo:memory:")));
+    assert.ok(key, "no saved memory in localStorage");
+    for (const bad of ["UkxFTQEAAAAAAAAA", "not base64 at all!"]) {
+        await page.evaluate(([k, v]) => localStorage.setItem(k, v), [key, bad]);
+        await loadPage();
+        assert.equal(await page.isVisible("#notice"), true);
+        assert.match(await page.textContent("#notice"), /could not be read .*started a fresh one/);
+        assert.equal(await events(), 0);
+        for (const r of await feedRows()) assert.equal(r.score, r.base);
+    }
+    assert.equal(await page.isVisible("#error"), false, await page.textContent("#error"));
+    assert.deepEqual(errors.filter((e) => !e.includes("favicon")), []);
+});
