@@ -131,3 +131,21 @@ test("a corrupt saved memory starts a fresh one and says so", async () => {
     assert.equal(await page.isVisible("#error"), false, await page.textContent("#error"));
     assert.deepEqual(errors.filter((e) => !e.includes("favicon")), []);
 });
+
+test("each profile has its own memory; a MovieLens user is scored with their own features", async () => {
+    await page.click(`#feed-body tr:first-child button.like`);
+    await page.click(`#feed-body tr:nth-child(2) button.like`);
+    const newUser = { events: await events(), rows: await feedRows() };
+    assert.ok(newUser.events > 0);
+    await page.selectOption("#profile", "1"); // user 1: 24, male, technician
+    await page.waitForFunction(() => document.querySelector("#profile").value === "1" && document.body.dataset.events === "0");
+    assert.equal(await page.isVisible("#new-user"), false);
+    const user1 = await feedRows();
+    for (const r of user1) assert.equal(r.score, r.base, "user 1 starts with an empty memory");
+    const baseOf = new Map(newUser.rows.map((r) => [r.id, r.base]));
+    assert.ok(user1.some((r) => Math.abs(r.base - baseOf.get(r.id)) > 1e-3), "user 1's base scores equal the new user's");
+    await page.selectOption("#profile", "0");
+    await page.waitForFunction((n) => document.body.dataset.events === String(n), newUser.events);
+    assert.deepEqual((await feedRows()).map((r) => r.score), newUser.rows.map((r) => r.score));
+    assert.deepEqual(errors, []);
+});
