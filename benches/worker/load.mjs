@@ -11,7 +11,10 @@
  * Worker's Server-Timing header says (whole milliseconds: workerd's clock is
  * coarse on purpose), errors, workerd's resident memory and the load average.
  *
- *   node benches/worker/load.mjs [--sessions 200] [--requests 50] [--items 100] [--solo 500] [--out DIR]
+ * Each of --runs runs (default 3) starts a fresh workerd; the summary gives
+ * the median of each figure over the runs (the machine is shared and noisy).
+ *
+ *   node benches/worker/load.mjs [--runs 3] [--sessions 200] [--requests 50] [--items 100] [--solo 500] [--out DIR]
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -28,6 +31,7 @@ const SESSIONS = Number(args.sessions ?? 200);
 const REQUESTS = Number(args.requests ?? 50);
 const ITEMS = Number(args.items ?? 100);
 const SOLO = Number(args.solo ?? 500);
+const RUNS = Number(args.runs ?? 3);
 const OUT = args.out;
 
 const GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Western"];
@@ -134,6 +138,8 @@ function memoryOf(pid) {
   return { rssKb: kb("VmRSS"), peakKb: kb("VmHWM") };
 }
 
+/** One run in a fresh workerd: cold start, warm-up, solo and load phases. */
+async function runOnce() {
 const worker = await startWorker();
 try {
   // The isolate's first request instantiates the wasm and loads the model.
@@ -198,17 +204,74 @@ try {
       wasmIdle: +(wasmIdle / 2 ** 20).toFixed(1), wasmAfter: +(wasmAfter / 2 ** 20).toFixed(1),
     },
   };
-  const text = markdown(report);
-  console.log(text);
-  if (OUT) {
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, "load.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(OUT, "load.md"), text);
-  }
-  if (report.load.errors > 0) process.exitCode = 1;
+  return report;
 } finally {
-  agent.destroy();
   await worker.stop();
+}
+}
+
+const reports = [];
+for (let i = 0; i < RUNS; i++) {
+  const report = await runOnce();
+  console.error(`run ${i + 1}/${RUNS}: ${report.load.perSecond} req/s under load, ${report.load.errors} errors`);
+  reports.push(report);
+}
+agent.destroy();
+const text = [summaryOfRuns(reports), ...reports.map((r, i) => `## Run ${i + 1}\n\n${markdown(r)}`)].join("\n");
+console.log(text);
+if (OUT) {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, "load.json"), `${JSON.stringify({ median: medians(reports), runs: reports }, null, 2)}\n`);
+  writeFileSync(join(OUT, "load.md"), text);
+}
+if (reports.some((r) => r.load.errors > 0)) process.exitCode = 1;
+
+function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The figures the README quotes, each the median over the runs. */
+function medians(rs) {
+  const m = (f) => median(rs.map(f));
+  const route = (phase, name, key) => m((r) => r[phase].routes[name]?.[key]);
+  return {
+    runs: rs.length,
+    loadavgBefore1m: rs.map((r) => r.machine.loadavgBefore[0]),
+    coldStartClientMs: m((r) => r.coldStartMs.client),
+    solo: { perSecond: m((r) => r.solo.perSecond), clientP50: route("solo", "/score", "clientP50"), clientP99: route("solo", "/score", "clientP99"),
+      workerP50: route("solo", "/score", "workerP50"), workerMean: route("solo", "/score", "workerMean") },
+    load: { perSecond: m((r) => r.load.perSecond), errors: rs.reduce((a, r) => a + r.load.errors, 0),
+      score: { clientP50: route("load", "/score", "clientP50"), clientP99: route("load", "/score", "clientP99"), workerP50: route("load", "/score", "workerP50"), workerP99: route("load", "/score", "workerP99") },
+      feedback: { clientP50: route("load", "/feedback", "clientP50"), clientP99: route("load", "/feedback", "clientP99"), workerP50: route("load", "/feedback", "workerP50"), workerP99: route("load", "/feedback", "workerP99") } },
+    memoryMb: { idle: m((r) => r.workerdMemoryMb.idle), peak: m((r) => r.workerdMemoryMb.highWaterMark), wasm: m((r) => r.workerdMemoryMb.wasmAfter) },
+  };
+}
+
+function summaryOfRuns(rs) {
+  const x = medians(rs);
+  const f = (v) => (Number.isFinite(v) ? v.toFixed(2) : "–");
+  return `# Worker load run: medians of ${x.runs} run(s), each in a fresh workerd
+
+1-minute load average before each run: ${x.loadavgBefore1m.join(", ")} (2 cores, shared with the load generator)
+
+| figure | median |
+|---|---:|
+| cold first request (wasm + model load), client | ${f(x.coldStartClientMs)} ms |
+| solo POST /score (${rs[0].solo.items} items): client p50 / p99 | ${f(x.solo.clientP50)} / ${f(x.solo.clientP99)} ms |
+| solo POST /score: in-Worker p50 / mean (Server-Timing, whole ms) | ${f(x.solo.workerP50)} / ${f(x.solo.workerMean)} ms |
+| solo throughput | ${f(x.solo.perSecond)} req/s |
+| load (${rs[0].load.sessions} sessions × ${rs[0].load.requestsPerSession}) throughput | ${f(x.load.perSecond)} req/s |
+| load POST /score: client p50 / p99 | ${f(x.load.score.clientP50)} / ${f(x.load.score.clientP99)} ms |
+| load POST /score: in-Worker p50 / p99 | ${f(x.load.score.workerP50)} / ${f(x.load.score.workerP99)} ms |
+| load POST /feedback: client p50 / p99 | ${f(x.load.feedback.clientP50)} / ${f(x.load.feedback.clientP99)} ms |
+| load POST /feedback: in-Worker p50 / p99 | ${f(x.load.feedback.workerP50)} / ${f(x.load.feedback.workerP99)} ms |
+| errors (all runs) | ${x.load.errors} |
+| workerd RSS: after first request / high-water mark | ${f(x.memoryMb.idle)} / ${f(x.memoryMb.peak)} MB |
+| package wasm memory after load | ${f(x.memoryMb.wasm)} MB |
+`;
 }
 
 function markdown(r) {
