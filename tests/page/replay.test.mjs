@@ -26,17 +26,20 @@ test("the replay of a test-period subset ends with a compensated log-loss below 
     const errors = watchErrors(page);
     await page.goto(server.url);
     await page.waitForSelector("body[data-ready='true']");
+    // The main thread must stay responsive: record the longest gap between 50 ms timer ticks during the run
+    // (the replay itself takes seconds of CPU: on the main thread it would show as one long gap).
+    await page.evaluate(() => {
+        let last = performance.now();
+        window.longestGap = 0;
+        setInterval(() => {
+            const now = performance.now();
+            window.longestGap = Math.max(window.longestGap, now - last);
+            last = now;
+        }, 50);
+    });
     await page.selectOption("#replay-size", "5000");
     await page.click("#replay-start");
-
-    // Progress moves and the main thread answers while the worker runs.
     await page.waitForFunction(() => Number(document.querySelector("#replay-progress").value) > 0, null, { timeout: 60_000 });
-    const state = await page.evaluate(() => new Promise((r) => setTimeout(() => r(document.querySelector("#replay").dataset.state), 0)));
-    const started = Date.now();
-    await page.evaluate(() => document.querySelector("#profile").value);
-    assert.ok(Date.now() - started < 1000, "the page froze during the replay");
-    if (state === "running") assert.equal(await page.isDisabled("#replay-start"), true);
-
     await page.waitForFunction(() => ["done", "error"].includes(document.querySelector("#replay").dataset.state), null, { timeout: 180_000 });
     assert.equal(await page.getAttribute("#replay", "data-state"), "done", await page.textContent("#error"));
     const all = await page.$eval("#result-all", (tr) => ({ ...tr.dataset }));
@@ -48,6 +51,8 @@ test("the replay of a test-period subset ends with a compensated log-loss below 
     // The frozen model on real data is a real model: far from chance, far from perfect.
     assert.ok(n("baseAuc") > 0.6 && n("baseAuc") < 0.8, `base AUC ${n("baseAuc")}`);
     assert.equal(await page.$eval("#replay-progress", (p) => p.value === p.max), true);
+    const gap = await page.evaluate(() => window.longestGap);
+    assert.ok(gap < 1000, `the page froze for ${gap.toFixed(0)} ms during the replay`);
     // Both charts drew their series (uPlot: one canvas and a legend each).
     assert.equal(await page.locator("#replay-charts .uplot").count(), 2);
     assert.equal(await page.locator("#replay-charts .u-legend").count(), 2);
@@ -64,8 +69,13 @@ test("the page fits a narrow (mobile-width) viewport", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(server.url);
     await page.waitForSelector("body[data-ready='true']");
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 390px viewport`);
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(await overflow() <= 0, `the page is ${await overflow()}px wider than a 390px viewport`);
+    // The replay's charts and result table fit too.
+    await page.selectOption("#replay-size", "5000");
+    await page.click("#replay-start");
+    await page.waitForFunction(() => document.querySelector("#replay").dataset.state === "done", null, { timeout: 180_000 });
+    assert.ok(await overflow() <= 0, `after the replay the page is ${await overflow()}px wider than a 390px viewport`);
     assert.equal(await page.isVisible("#feed-body tr:first-child button.like"), true);
     await page.locator("#feed-body").scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(output, "feed-mobile.png") });
