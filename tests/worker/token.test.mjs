@@ -101,6 +101,16 @@ test("an authentic token of another session, another model or past its expiry is
   assert.ok(ok.events > 0);
 });
 
+test("an authentic token of another version, or whose memory the package refuses, starts afresh", async () => {
+  const { client, fields } = await trained();
+  const v2 = build({ ...fields, version: 2 }, SECRET);
+  assert.equal((await present(client.sessionId, v2)).reason, "malformed");
+  for (const memory of [randomBytes(64), Buffer.concat([fields.memory.subarray(0, 40), Buffer.alloc(8)]), Buffer.alloc(0)]) {
+    const session = await present(client.sessionId, build({ ...fields, memory }, SECRET));
+    assert.deepEqual([session.state, session.reason, session.events], ["fresh", "corrupt-memory", 0]);
+  }
+});
+
 test("a rejected token's session goes on with the new token it is given", async () => {
   const { client } = await trained();
   client.token = "AAAA";
