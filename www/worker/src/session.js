@@ -9,6 +9,10 @@
 import * as carrier from "./carrier.js";
 import { open, seal } from "./token.js";
 
+// The package's defaults: the recommended per-session setup (L = 4, K = 4,
+// residual estimator, half-life 15). A restored memory keeps its saved layout.
+const OPTIONS = Object.freeze({});
+
 /**
  * @typedef {object} OpenedSession
  * @property {import("../../../pkg/reloop_edge.js").Session} memory the package session (free() it)
@@ -40,7 +44,7 @@ export async function openSession(request, engine, config) {
       reason = opened.reason;
     }
   }
-  memory ??= new engine.Session(engine.model, {});
+  memory ??= new engine.Session(engine.model, OPTIONS);
   return { memory, id, state: reason === null ? "restored" : "fresh", reason };
 }
 
@@ -49,7 +53,7 @@ export async function openSession(request, engine, config) {
 function restore(engine, saved) {
   let memory;
   try {
-    memory = new engine.Session(engine.model, {}, saved);
+    memory = new engine.Session(engine.model, OPTIONS, saved);
   } catch (error) {
     if (error?.name !== "ReloopError") throw error;
     return { memory: undefined, reason: "corrupt-memory" };
