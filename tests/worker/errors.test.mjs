@@ -31,26 +31,32 @@ async function stillServing() {
   assert.equal(scored.scores.length, items.length);
 }
 
-/** A POST whose body is streamed in chunks (no Content-Length), via node:http. */
-function postChunked(path, chunks, headers) {
+/**
+ * A POST whose body is streamed in chunks (no Content-Length), via node:http.
+ * The request is left open after the chunks: the reply must come while the
+ * body is still streaming (the cap holds mid-stream); after `waitMs` without
+ * one, the body is ended and the reply awaited anyway.
+ */
+function postStreaming(path, chunks, headers, waitMs = 5000) {
   return new Promise((resolve, reject) => {
+    let ended = false;
     const req = httpRequest(`${worker.url}${path}`, { method: "POST", headers }, (res) => {
       let text = "";
       res.on("data", (d) => { text += d; });
-      res.on("end", () => resolve({
-        status: res.statusCode,
-        headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
-        text,
-        json: JSON.parse(text),
-      }));
+      res.on("end", () => {
+        if (!ended) req.destroy();
+        resolve({
+          status: res.statusCode,
+          headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
+          text,
+          json: JSON.parse(text),
+          beforeEnd: !ended,
+        });
+      });
     });
-    // The Worker may answer (413) and close before the whole body is sent.
-    req.on("error", reject);
-    const write = (i) => {
-      if (i === chunks.length) return req.end();
-      req.write(chunks[i], () => setImmediate(() => write(i + 1)));
-    };
-    write(0);
+    req.on("error", (error) => { if (!ended) reject(error); });
+    for (const chunk of chunks) req.write(chunk);
+    setTimeout(() => { ended = true; req.end(); }, waitMs).unref();
   });
 }
 
@@ -62,7 +68,7 @@ const cases = [
   ["a text/plain body", () => request(worker.url, "/score", { body: JSON.stringify({ items }), headers: { "content-type": "text/plain" } }), 415, "E_UNSUPPORTED_MEDIA_TYPE"],
   ["no content type", () => request(worker.url, "/feedback", { body: JSON.stringify({ item: items[0], clicked: true }) }), 415, "E_UNSUPPORTED_MEDIA_TYPE"],
   ["an oversized body", () => postJson(worker.url, "/score", { items, context: { ...CONTEXT, pad: "x".repeat(70000) } }), 413, "E_BODY_TOO_LARGE"],
-  ["an oversized chunked body", () => postChunked("/score", Array.from({ length: 20 }, () => "x".repeat(8192)), json), 413, "E_BODY_TOO_LARGE"],
+  ["an oversized streamed body", () => postStreaming("/score", Array.from({ length: 9 }, () => "x".repeat(8192)), json), 413, "E_BODY_TOO_LARGE"],
   ["too many items", () => postJson(worker.url, "/score", { items: feed(201), context: CONTEXT }), 413, "E_TOO_MANY_ITEMS", "200"],
   ["an unknown field", () => postJson(worker.url, "/score", { items, contxt: CONTEXT }), 400, "E_UNKNOWN_FIELD", "contxt"],
   ["an unknown feedback field", () => postJson(worker.url, "/feedback", { item: items[0], clicked: true, weight: 2 }), 400, "E_UNKNOWN_FIELD", "weight"],
@@ -90,6 +96,13 @@ for (const [name, send, status, code, messagePart] of cases) {
     await stillServing();
   });
 }
+
+test("an oversized streamed body is refused before it ends", async () => {
+  const reply = await postStreaming("/feedback", Array.from({ length: 9 }, () => "y".repeat(8192)), json);
+  assertError(reply, 413, "E_BODY_TOO_LARGE");
+  assert.ok(reply.beforeEnd, "the 413 came while the body was still open");
+  await stillServing();
+});
 
 test("405 says which method the route takes", async () => {
   const reply = await request(worker.url, "/feedback", { method: "PUT", body: "{}", headers: json });
