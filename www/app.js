@@ -59,8 +59,13 @@ async function main() {
 
     function readChoice() {
         try {
+            // Stored values are untrusted: keep only a well-formed profile.
             const saved = JSON.parse(localStorage.getItem(PROFILE_KEY) ?? "null");
-            if (saved && (saved.userId === 0 || users[saved.userId])) return saved;
+            if (saved && saved.userId !== 0 && Object.hasOwn(users, saved.userId)) return { userId: saved.userId };
+            if (saved && saved.userId === 0 && Number.isFinite(saved.age) && saved.age >= 1 && saved.age <= 120
+                && ["F", "M"].includes(saved.gender) && occupations(users).includes(saved.occupation)) {
+                return { userId: 0, age: saved.age, gender: saved.gender, occupation: saved.occupation };
+            }
         } catch {
             // An unreadable saved choice just means the default profile.
         }
