@@ -56,6 +56,8 @@ async function main() {
     let session = null;
     let key = null;
     let context = null;
+    /** itemId → rank at the last render of this profile's feed. */
+    let lastRanks = new Map();
 
     function readChoice() {
         try {
@@ -91,12 +93,15 @@ async function main() {
         context = contextFor(choice, users);
         showChoice();
         $("#log").replaceChildren();
+        lastRanks = new Map();
         refresh();
     }
 
     function refresh() {
         const scored = scoreAll(session, model.maxBatch, movies, context);
-        renderFeed($("#feed-body"), rankFeed(feed, scored, indexOf), record);
+        const rows = rankFeed(feed, scored, indexOf);
+        renderFeed($("#feed-body"), rows, record, lastRanks);
+        lastRanks = new Map(rows.map((r) => [r.movie.itemId, r.rank]));
         drawGenreChart($("#genre-chart"), correctionByGenre(movies, scored, genres));
         $("#stat-events").textContent = String(session.events);
         $("#stat-saved").textContent = String(session.save().length);

@@ -39,8 +39,10 @@ function scoreBars(row) {
 /**
  * Replaces the body of `tbody` with `rows` (from rankFeed). `onRecord(movie,
  * clicked)` is called by the Like (clicked) and Skip (not clicked) buttons.
+ * Rows whose rank differs from `previous` (itemId → rank of the last render)
+ * flash, so the effect of the last action is easy to spot.
  */
-export function renderFeed(tbody, rows, onRecord) {
+export function renderFeed(tbody, rows, onRecord, previous = new Map()) {
     const out = rows.map((row) => {
         const { movie } = row;
         const tr = document.createElement("tr");
@@ -50,6 +52,7 @@ export function renderFeed(tbody, rows, onRecord) {
         tr.dataset.score = row.score;
         tr.dataset.rank = row.rank;
         tr.dataset.baseRank = row.baseRank;
+        if (previous.has(movie.itemId) && previous.get(movie.itemId) !== row.rank) tr.classList.add("moved");
 
         const rank = cell("td", "rank");
         rank.append(cell("span", "rank-num", String(row.rank)), rankMove(row));
