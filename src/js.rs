@@ -636,14 +636,105 @@ impl fmt::Display for Arg {
     }
 }
 
-/// Reads a plain JS object (item or context) into `out`.
+/// Reads the fields the model uses from one JS object (item or context)
+/// into `out`, one `Reflect.get` per field. Each get catches what a getter
+/// or a Proxy throws, so a hostile object is a coded error rather than an
+/// exception unwinding through the module (which would leave the session
+/// borrowed and unusable). Exact where JSON is not: NaN and ±Infinity are
+/// refused by name, BigInts within i64 are integers.
 fn read_item(fields: &BTreeMap<String, FieldSpec>, value: &JsValue, what: Arg, out: &mut Item) -> Result<(), Error> {
     out.clear();
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(input(format!("{what} must be an object of field values")));
     }
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
-    ItemSeed { fields, out }.deserialize(deserializer).map_err(|e| input(format!("{what}: {}", serde_message(e))))
+    for name in fields.keys() {
+        let v = Reflect::get(value, &JsValue::from_str(name))
+            .map_err(|e| input(format!("{what}: reading field `{name}` threw: {}", thrown(&e))))?;
+        if v.is_undefined() || v.is_null() {
+            continue;
+        }
+        let v = field_value(name, &v, true).map_err(|m| input(format!("{what}: {m}")))?;
+        out.insert(name.clone(), v);
+    }
+    Ok(())
+}
+
+/// One field value from JS: a string, finite number, boolean, integer
+/// BigInt, or (at the top level) an array of those.
+fn field_value(name: &str, v: &JsValue, top: bool) -> std::result::Result<Value, String> {
+    if let Some(s) = v.as_string() {
+        return Ok(Value::String(s));
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(x) = v.as_f64() {
+        const SAFE: f64 = 9_007_199_254_740_991.0;
+        if !x.is_finite() {
+            return Err(format!("field `{name}` must be a finite number, got {x}"));
+        }
+        // Integral numbers as integers, like the JSON path (`196` and `196.0` are one key).
+        if x.fract() == 0.0 && x.abs() <= SAFE {
+            return Ok(Value::from(x as i64));
+        }
+        return serde_json::Number::from_f64(x).map(Value::Number).ok_or_else(|| format!("field `{name}`: {x}"));
+    }
+    if v.is_bigint() {
+        return i64::try_from(v.clone())
+            .map(Value::from)
+            .map_err(|_| format!("field `{name}` is a BigInt outside the 64-bit integer range"));
+    }
+    if v.is_undefined() || v.is_null() {
+        return Ok(Value::Null);
+    }
+    if Array::is_array(v) {
+        if !top {
+            return Err(format!("field `{name}`: lists inside lists are not accepted"));
+        }
+        let n = js_length(v).map_err(|e| format!("field `{name}`: {e}"))?;
+        let mut values = Vec::with_capacity(n.min(64));
+        for i in 0..n {
+            let element = Reflect::get(v, &JsValue::from(i as u32))
+                .map_err(|e| format!("field `{name}`: reading element {i} threw: {}", thrown(&e)))?;
+            values.push(field_value(name, &element, false)?);
+        }
+        return Ok(Value::Array(values));
+    }
+    if ArrayBuffer::is_view(v) || v.is_instance_of::<ArrayBuffer>() {
+        return Err(format!("field `{name}` is a typed array or buffer; pass a plain array"));
+    }
+    Err(format!("field `{name}` is {}; expected a string, number, boolean or a list of them", js_type(v)))
+}
+
+/// `array.length` through `Reflect.get` (a Proxy may throw or lie).
+fn js_length(array: &JsValue) -> std::result::Result<usize, String> {
+    let length = Reflect::get(array, &JsValue::from_str("length"))
+        .map_err(|e| format!("reading its length threw: {}", thrown(&e)))?;
+    match length.as_f64() {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= f64::from(u32::MAX) => Ok(n as usize),
+        _ => Err("its length is not a valid array length".into()),
+    }
+}
+
+/// What kind of JS value `v` is, for error messages.
+fn js_type(v: &JsValue) -> &'static str {
+    if v.is_function() {
+        "a function"
+    } else if v.is_symbol() {
+        "a symbol"
+    } else if v.is_object() {
+        "an object"
+    } else {
+        "an unsupported value"
+    }
+}
+
+/// The message of something JS threw.
+fn thrown(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e.as_string().unwrap_or_else(|| "a non-Error value".into()),
+    }
 }
 
 /// The fast way in for a batch: one `JSON.stringify` (native, one boundary
@@ -1002,7 +1093,7 @@ impl Live {
         let Some(array) = items.dyn_ref::<Array>() else {
             return Err(input("items must be an array of objects"));
         };
-        let n = array.length() as usize;
+        let n = js_length(array).map_err(|e| input(format!("items: {e}")))?;
         let max = self.model.spec().max_batch;
         if n > max {
             return Err(input(format!("batch of {n} items is larger than maxBatch {max}")));
@@ -1014,7 +1105,9 @@ impl Live {
         if !read_batch_json(fields, array, &mut self.items) || self.items.len() != n {
             self.items.resize_with(n, Item::new);
             for (i, slot) in self.items.iter_mut().enumerate() {
-                read_item(fields, &array.get(i as u32), Arg::Item(i), slot)?;
+                let item = Reflect::get(array, &JsValue::from(i as u32))
+                    .map_err(|e| input(format!("reading item {i} threw: {}", thrown(&e))))?;
+                read_item(fields, &item, Arg::Item(i), slot)?;
             }
         }
         let with_ids = !(ids.is_undefined() || ids.is_null());
@@ -1023,8 +1116,11 @@ impl Live {
                 return Err(input("ids must be an array of strings"));
             };
             self.ids.clear();
-            for i in 0..ids.length() {
-                let id = ids.get(i).as_string().ok_or_else(|| input(format!("ids[{i}] must be a string")))?;
+            let count = js_length(ids).map_err(|e| input(format!("ids: {e}")))?;
+            for i in 0..count {
+                let id = Reflect::get(ids, &JsValue::from(i as u32))
+                    .map_err(|e| input(format!("reading ids[{i}] threw: {}", thrown(&e))))?;
+                let id = id.as_string().ok_or_else(|| input(format!("ids[{i}] must be a string")))?;
                 self.ids.push(id);
             }
             self.session.score_impressions(&self.items, &self.context, &self.ids)?

@@ -155,6 +155,11 @@ fn bundled_model_scores_a_batch_into_typed_arrays() {
         // Items may carry the context's fields themselves; unread fields are ignored.
         const self = items.slice(0, 3).map((it) => Object.assign({ note: { any: "thing" } }, CONTEXT, it));
         if (!same(session.score(self), scores.slice(0, 3))) throw new Error("context merge");
+        // Values JSON cannot carry take the exact field-by-field path and score the same.
+        const big = items.slice(0, 3).map((it) => ({ ...it, itemId: BigInt(it.itemId) }));
+        if (!same(session.score(big, CONTEXT), scores.slice(0, 3))) throw new Error("BigInt ids");
+        const odd = items.slice(0, 3).map((it) => ({ ...it, toJSON() { throw new Error("no JSON"); } }));
+        if (!same(session.score(odd, CONTEXT), scores.slice(0, 3))) throw new Error("a throwing toJSON");
         return scores.length;
     "#);
     assert_eq!(number(&out), 100.0);
@@ -319,6 +324,37 @@ fn bad_inputs_throw_coded_errors_and_leave_the_session_usable() {
         ("s.record({ ...items[0], year: NaN }, true, CONTEXT)", "E_INVALID_INPUT"),
         // Oversized batch.
         ("s.score(catalogue(model.maxBatch + 1, 1), CONTEXT)", "E_INVALID_INPUT"),
+        // Hostile objects: what a getter or a Proxy throws becomes a coded error
+        // (before, it unwound through the module and left the session borrowed).
+        (
+            "s.score([Object.defineProperty({ ...items[0] }, \"year\", { get() { throw new Error(\"boom\"); }, enumerable: true })], CONTEXT)",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.score(items, Object.defineProperty({ ...CONTEXT }, \"age\", { get() { throw new Error(\"boom\"); }, enumerable: true }))",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.record(Object.defineProperty({ ...items[0] }, \"genres\", { get() { throw new Error(\"boom\"); }, enumerable: true }), true, CONTEXT)",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.score(new Proxy(items, { get(t, k) { if (k === \"1\") throw new Error(\"boom\"); return Reflect.get(t, k); } }), CONTEXT)",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.score(new Proxy(items, { get(t, k) { if (k === \"length\") throw new Error(\"boom\"); return Reflect.get(t, k); } }), CONTEXT)",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.score([{ ...items[0], genres: [\"Drama\", Object.defineProperty([], \"0\", { get() { throw new Error(\"boom\"); } })] }], CONTEXT)",
+            "E_INVALID_INPUT",
+        ),
+        (
+            "s.score(items.slice(0, 2), CONTEXT, new Proxy([\"a\", \"b\"], { get(t, k) { if (k === \"1\") throw new Error(\"boom\"); return Reflect.get(t, k); } }))",
+            "E_INVALID_INPUT",
+        ),
+        ("s.score([{ ...items[0], itemId: 2n ** 70n }], CONTEXT)", "E_INVALID_INPUT"),
         // Impressions.
         ("s.score(items.slice(0, 2), CONTEXT, [\"x\"])", "E_INVALID_INPUT"),
         ("s.recordImpression(\"never-scored\", true)", "E_INVALID_INPUT"),
