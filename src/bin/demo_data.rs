@@ -17,8 +17,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use reloop_edge::movielens::{hour_weekday, Dataset, Event};
-use serde_json::{json, Value};
+use reloop_edge::movielens::{Dataset, Event, hour_weekday};
+use serde_json::{Value, json};
 
 /// How many of the most-rated movies (before the stream starts) the feed offers.
 const FEED_SIZE: usize = 60;
