@@ -115,9 +115,9 @@ export async function startWorker({ secret, vars = {}, port = 0, bundle, timeout
   child.stderr.on("data", (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  // workerd must not outlive us, even when the test runner is interrupted.
-  const killOnExit = () => child.kill("SIGKILL");
-  const killOnSignal = (signal) => { child.kill("SIGKILL"); process.exit(signal === "SIGINT" ? 130 : 143); };
+  // workerd (and its config) must not outlive us, even when the test runner is interrupted.
+  const killOnExit = () => { child.kill("SIGKILL"); cleanup(); };
+  const killOnSignal = (signal) => { killOnExit(); process.exit(signal === "SIGINT" ? 130 : 143); };
   process.once("exit", killOnExit);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(signal, killOnSignal);
 
