@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the wasm package build and the wasm tests need on a fresh
 # machine; every step is skipped when already done, so CI can run it each time.
-#   - the wasm32-unknown-unknown Rust target;
+#   - the wasm32-unknown-unknown Rust target and rust-src (scripts/build-pkg.sh
+#     rebuilds std with panic = immediate-abort);
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (the
 #     CLI must match the crate; `--locked` fails on a webpki-roots pin, so not used);
 #   - Debian's chromium + chromium-driver for the headless browser tests;
@@ -10,8 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== rust target wasm32-unknown-unknown"
+echo "== rust target wasm32-unknown-unknown, rust-src (the package rebuilds std)"
 rustup target add wasm32-unknown-unknown >/dev/null
+rustup component add rust-src >/dev/null
 
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [[ -z "$want" ]]; then
