@@ -14,6 +14,7 @@ NATIVE = cargo run --locked --profile native
 # demo and serve it on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it).
 demo: data replay pkg serve
 demo: DATA_PROFILE = native
+demo: DATA_FEATURES = replay
 
 # Every test layer: unit, property, golden, data, parity and doc tests (all
 # features: the MovieLens tests need `make data`), lints, then the wasm
@@ -85,8 +86,9 @@ bench-wasm: pkg
 # stream exported by the demo_data bin (dev profile by default: reuses the
 # build of `cargo test`).
 DATA_PROFILE ?= dev
+DATA_FEATURES ?= data
 www: data
-	DATA_PROFILE=$(DATA_PROFILE) bash scripts/build-www.sh
+	DATA_PROFILE=$(DATA_PROFILE) DATA_FEATURES=$(DATA_FEATURES) bash scripts/build-www.sh
 
 # Serves target/www on 127.0.0.1 (plain static files); Ctrl-C stops it.
 PORT ?= 8080

@@ -16,9 +16,10 @@ uplot=node_modules/uplot/dist
 
 # The data: fetched once into the user cache, exported with the crate's own loader.
 # The export takes ~1 s even unoptimised, so the default `dev` profile reuses what
-# `cargo test` built; DATA_PROFILE=native reuses what `make replay` built.
+# `cargo test` built; DATA_PROFILE=native DATA_FEATURES=replay reuses exactly what
+# `make replay` built (another feature set would rebuild tract and the rest).
 bash scripts/fetch-movielens.sh >&2
-cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" --features data --bin demo_data -- "$out/data"
+cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" --features "${DATA_FEATURES:-data}" --bin demo_data -- "$out/data"
 
 mkdir -p "$out/pkg" "$out/vendor"
 cp www/*.html www/*.css www/*.js "$out/"
