@@ -237,11 +237,7 @@ fn config(message: impl Into<String>) -> Error {
 
 /// The message of an error raised inside serde-wasm-bindgen.
 fn serde_message(e: serde_wasm_bindgen::Error) -> String {
-    let value = JsValue::from(e);
-    match value.dyn_ref::<js_sys::Error>() {
-        Some(error) => String::from(error.message()),
-        None => value.as_string().unwrap_or_else(|| "invalid value".into()),
-    }
+    thrown(&JsValue::from(e))
 }
 
 type JsResult<T> = std::result::Result<T, JsValue>;
@@ -520,9 +516,10 @@ fn set(slot: &mut f32, value: Option<f32>) {
 
 // ---------------------------------------------------------------- items
 
-/// Reads one JS object into an [`Item`], keeping only the fields the model
-/// reads (others are skipped without converting them) and refusing
-/// non-finite numbers and nested objects in those fields.
+/// Reads one item of the JSON fast path ([`read_batch_json`]) into an
+/// [`Item`], keeping only the fields the model reads (others are skipped
+/// without converting them) and refusing nested objects and lists in
+/// those fields; [`read_item`] is the exact path for plain JS objects.
 struct ItemSeed<'a> {
     fields: &'a BTreeMap<String, FieldSpec>,
     out: &'a mut Item,
@@ -612,9 +609,6 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             "field `{}` is an object; expected a string, number, boolean or a list of them",
             self.field
         )))
-    }
-    fn visit_byte_buf<E: de::Error>(self, _v: Vec<u8>) -> Result<Value, E> {
-        Err(E::custom(format!("field `{}` is a typed array or buffer; pass a plain array", self.field)))
     }
 }
 
