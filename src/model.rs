@@ -15,8 +15,9 @@
 //! Per call: the items are encoded straight into reused input tensors, the
 //! plan runs in a reused tract state (a small pool of them, so concurrent
 //! callers do not serialise), and the outputs are copied into the caller's
-//! [`ModelOutput`]. The plan is built once with a symbolic batch, so a new
-//! batch size costs nothing extra (no re-optimisation on the request path).
+//! [`ModelOutput`]. The general plan has a symbolic batch, so any batch size
+//! runs at once; a size that is run again gets a plan fixed to it, which
+//! tract optimises further (see [`crate::plans`]).
 //!
 //! tract errors are converted here, with their context chain, into
 //! [`ErrorKind::Model`].
@@ -33,24 +34,23 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
+use tract_onnx::model::OnnxOpRegister;
 use tract_onnx::pb;
 use tract_onnx::prelude::{
-    DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTensor, TDim, TValue, Tensor, ToDim,
-    TractError, TypedRunnableModel, TypedSimpleState, tvec,
+    DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, TractError, tvec,
 };
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::features::{Encoder, InputBuffer, Item, Scratch};
+use crate::features::{Encoder, InputBuffer, Item};
 use crate::identity::ModelId;
+use crate::plans::{Plans, Workspace};
 use crate::sketch::MAX_DIM;
 use crate::spec::{DType, ModelSpec, OutputKind};
 
-/// Workspaces kept for reuse; more concurrent callers create temporary ones.
-const POOL_SIZE: usize = 4;
 /// ONNX `TensorProto.DataType` codes.
 const ONNX_FLOAT: i32 = 1;
 const ONNX_INT64: i32 = 7;
@@ -73,18 +73,9 @@ struct InputPlan {
     rank1: bool,
 }
 
-/// The reusable per-call state: a tract state and the input tensors.
-#[derive(Debug)]
-struct Workspace {
-    state: TypedSimpleState,
-    /// Input tensors in spec order, recycled across calls.
-    tensors: Vec<Option<Tensor>>,
-    scratch: Scratch,
-}
-
 #[derive(Debug)]
 struct Inner {
-    plan: Arc<TypedRunnableModel>,
+    plans: Plans,
     spec: ModelSpec,
     encoder: Encoder,
     id: ModelId,
@@ -92,7 +83,6 @@ struct Inner {
     inputs: Vec<InputPlan>,
     kind: OutputKind,
     hidden_dim: usize,
-    pool: Mutex<Vec<Workspace>>,
 }
 
 /// A loaded, optimised model with its spec and encoder. Cheap to clone
@@ -239,7 +229,25 @@ impl Model {
             }
         }
 
-        let parsed = tract_onnx::onnx()
+        let framework = tract_onnx::onnx();
+        let mut missing = BTreeSet::new();
+        unsupported_ops(graph, &framework.op_register, &mut missing);
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!(
+                    "onnx: this build has no implementation of {}{}",
+                    names.join(", "),
+                    if missing.iter().any(|op| LEFT_OUT_OPS.contains(&op.as_str())) {
+                        " (left out of the package to keep it small; the cargo feature `all-onnx-ops` builds them in)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let parsed = framework
             .with_ignore_value_info(true)
             .parse(&proto, None)
             .map_err(|e| model_err("onnx: cannot translate the graph", e))?;
@@ -368,18 +376,15 @@ impl Model {
             }
         }
 
-        let plan = typed
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| model_err("onnx: cannot optimise the graph", e))?;
+        let decluttered = typed.into_decluttered().map_err(|e| model_err("onnx: cannot simplify the graph", e))?;
+        let plans = Plans::new(decluttered, batch)?;
+        // Build one workspace now so a broken plan fails at load, not on the first request.
+        let ws = plans.general().take(encoder.input_count())?;
+        plans.general().give_back(ws);
         let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
-        let inner = Inner { plan, spec, encoder, id, inputs, kind, hidden_dim, pool: Mutex::new(Vec::new()) };
-        let model = Model { inner: Arc::new(inner) };
-        // Build one workspace now so a broken plan fails at load, not on the first request.
-        let ws = model.new_workspace()?;
-        model.give_back(ws);
-        Ok(model)
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, hidden_dim };
+        Ok(Model { inner: Arc::new(inner) })
     }
 
     /// The identity binding saved memories: SHA-256 of the ONNX bytes and
@@ -413,6 +418,13 @@ impl Model {
         self.inner.spec.p0
     }
 
+    /// Batch sizes that currently have a plan fixed to them (a batch size
+    /// gets one the second time it is run; at most four are kept), least
+    /// recently used first. For diagnostics and tests.
+    pub fn fixed_batch_sizes(&self) -> Vec<usize> {
+        self.inner.plans.fixed_sizes()
+    }
+
     /// Encodes `items` (with `context` filling what they lack) and runs the
     /// model; `out` gets one `y_base` and one hidden vector per item.
     ///
@@ -428,12 +440,17 @@ impl Model {
         if items.is_empty() {
             return Ok(());
         }
-        let mut ws = self.take_workspace()?;
+        let max = self.inner.encoder.max_batch();
+        if items.len() > max {
+            return Err(Error::input(format!("batch of {} items is larger than maxBatch {max}", items.len())));
+        }
+        let runner = self.inner.plans.for_rows(items.len());
+        let mut ws = runner.take(self.inner.encoder.input_count())?;
         let result = self.run_in(&mut ws, items, context, out);
         match &result {
-            Ok(()) => self.give_back(ws),
+            Ok(()) => runner.give_back(ws),
             // Input errors happen before tract runs and leave the workspace clean.
-            Err(e) if e.kind() == ErrorKind::InvalidInput => self.give_back(ws),
+            Err(e) if e.kind() == ErrorKind::InvalidInput => runner.give_back(ws),
             // A failed tract run may leave partial values and bound symbols in
             // its state: drop that workspace rather than reuse it.
             Err(_) => drop(ws),
@@ -498,27 +515,6 @@ impl Model {
         read_probability(prob, inner.kind, n, &mut out.y_base)?;
         read_hidden(hidden, n, inner.hidden_dim, &mut out.hidden)?;
         Ok(())
-    }
-
-    fn new_workspace(&self) -> Result<Workspace> {
-        let state = self.inner.plan.spawn().map_err(|e| model_err("model state", e))?;
-        let tensors = (0..self.inner.encoder.input_count()).map(|_| None).collect();
-        Ok(Workspace { state, tensors, scratch: Scratch::default() })
-    }
-
-    fn take_workspace(&self) -> Result<Workspace> {
-        let pooled = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match pooled {
-            Some(ws) => Ok(ws),
-            None => self.new_workspace(),
-        }
-    }
-
-    fn give_back(&self, ws: Workspace) {
-        let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOL_SIZE {
-            pool.push(ws);
-        }
     }
 }
 
@@ -631,6 +627,38 @@ fn check_graph(graph: &pb::GraphProto, at: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The ONNX operators of tract-onnx's `signal` and `vision` families, which
+/// the package is built without (Cargo.toml, `all-onnx-ops`).
+const LEFT_OUT_OPS: [&str; 11] = [
+    "DFT",
+    "STFT",
+    "BlackmanWindow",
+    "HammingWindow",
+    "HannWindow",
+    "MelWeightMatrix",
+    "GridSample",
+    "Resize",
+    "NonMaxSuppression",
+    "DepthToSpace",
+    "SpaceToDepth",
+];
+
+/// Collects the op types of `graph` and its subgraphs that `register` cannot
+/// build (tract would otherwise fail later, while typing, with a less direct
+/// message).
+fn unsupported_ops(graph: &pb::GraphProto, register: &OnnxOpRegister, out: &mut BTreeSet<String>) {
+    for node in &graph.node {
+        if !register.0.contains_key(&node.op_type) {
+            out.insert(node.op_type.clone());
+        }
+        for attr in &node.attribute {
+            for g in attr.g.iter().chain(&attr.graphs) {
+                unsupported_ops(g, register, out);
+            }
+        }
+    }
 }
 
 fn check_tensor(t: &pb::TensorProto, at: &str) -> Result<()> {

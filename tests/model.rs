@@ -227,3 +227,111 @@ fn hidden_may_be_named_by_node() {
     let want = expected();
     assert!((out.hidden_row(1).unwrap()[0] - want[1].1[0]).abs() < 1e-5);
 }
+
+#[test]
+fn operators_this_build_lacks_are_named_at_load() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    // An operator no build has, and one the package leaves out.
+    graph.node[0].op_type = "NoSuchOp".into();
+    let e = load_err(&encode_model(graph.clone()), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("no implementation of NoSuchOp"), "{e}");
+    assert!(!e.message().contains("all-onnx-ops"), "{e}");
+
+    graph.node[0].op_type = "Resize".into();
+    let result = Model::from_json(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    if cfg!(feature = "all-onnx-ops") {
+        // Resize is built in: whatever becomes of the rewired node, it is not unknown.
+        if let Err(e) = result {
+            assert!(!e.message().contains("no implementation"), "{e}");
+        }
+    } else {
+        let e = result.expect_err("Resize is not in the default build");
+        assert!(e.message().contains("no implementation of Resize"), "{e}");
+        assert!(e.message().contains("all-onnx-ops"), "{e}");
+    }
+}
+
+/// Every head against the reference through both plans: the general one
+/// (first run of a size) and the fixed one (later runs).
+fn check_rows(model: &Model, n: usize, out: &mut ModelOutput) {
+    let all = items();
+    let want = expected();
+    let batch: Vec<Item> = (0..n).map(|i| all[i % all.len()].clone()).collect();
+    model.run(&batch, &Item::new(), out).unwrap();
+    assert_eq!(out.rows(), n);
+    for row in 0..n {
+        let (p, h) = want[row % want.len()];
+        assert!((out.y_base()[row] - p).abs() < 1e-5, "n {n} row {row}: {} vs {p}", out.y_base()[row]);
+        for (j, (got, want)) in out.hidden_row(row).unwrap().iter().zip(h).enumerate() {
+            assert!((got - want).abs() < 1e-5, "n {n} row {row} h[{j}]");
+        }
+    }
+}
+
+#[test]
+fn a_batch_size_run_again_gets_a_fixed_plan_with_the_same_results() {
+    for head in [Head::Sigmoid, Head::Logit, Head::Softmax2] {
+        let model = Model::from_json(&mlp_onnx(head), &mlp_spec(head)).unwrap();
+        let mut out = ModelOutput::default();
+        check_rows(&model, 7, &mut out);
+        assert!(model.fixed_batch_sizes().is_empty(), "one run of a size is not enough");
+        let first = out.clone();
+        check_rows(&model, 7, &mut out);
+        assert_eq!(model.fixed_batch_sizes(), [7]);
+        check_rows(&model, 7, &mut out);
+        for (a, b) in first.y_base().iter().zip(out.y_base()) {
+            assert!((a - b).abs() < 1e-6, "{head:?}: general {a} vs fixed {b}");
+        }
+    }
+}
+
+#[test]
+fn fixed_plans_are_bounded_and_keep_the_recent_sizes() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    for n in 1..=9 {
+        check_rows(&model, n, &mut out);
+        check_rows(&model, n, &mut out);
+    }
+    assert_eq!(model.fixed_batch_sizes(), [6, 7, 8, 9]);
+    // Using a fixed size makes it the most recent; an evicted size runs (and
+    // is counted again) on the general plan.
+    check_rows(&model, 6, &mut out);
+    check_rows(&model, 1, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [7, 8, 9, 6]);
+    check_rows(&model, 1, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [8, 9, 6, 1]);
+}
+
+#[test]
+fn oversized_batches_never_reach_a_plan() {
+    let spec = spec_with(|v| v["maxBatch"] = json!(3));
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec).unwrap();
+    let batch: Vec<Item> = items();
+    let mut out = ModelOutput::default();
+    for _ in 0..3 {
+        let e = model.run(&batch, &Item::new(), &mut out).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.message().contains("maxBatch 3"), "{e}");
+    }
+    assert!(model.fixed_batch_sizes().is_empty());
+    assert_eq!(out.rows(), 0);
+}
+
+#[test]
+fn many_threads_share_one_model_across_fixed_and_general_plans() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let model = model.clone();
+            s.spawn(move || {
+                let mut out = ModelOutput::default();
+                for k in 0..30 {
+                    check_rows(&model, 1 + (t + k) % 6, &mut out);
+                }
+            });
+        }
+    });
+    assert!(model.fixed_batch_sizes().len() <= 4);
+}

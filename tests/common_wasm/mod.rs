@@ -423,6 +423,21 @@ fn bad_saved_memories_and_options_are_refused_with_their_codes() {
         let e = throws(&format!("{setup}\n{call};"));
         assert_eq!(code(&e), *want, "{call}: {}", describe(&e));
     }
+    // A model using an operator the package leaves out (the bundled model
+    // with its first MatMul's op_type, NodeProto field 4, renamed Resize).
+    let e = throws(
+        r#"
+        const from = [0x22, 6, ...[..."MatMul"].map((c) => c.charCodeAt(0))];
+        const b = ONNX.slice();
+        const at = b.findIndex((_, i) => from.every((x, k) => b[i + k] === x));
+        if (at < 0) throw new Error("no MatMul node in the bundled model");
+        [..."Resize"].forEach((c, k) => { b[at + 2 + k] = c.charCodeAt(0); });
+        Model.fromOnnx(b, SPEC);
+    "#,
+    );
+    assert_eq!(code(&e), "E_MODEL", "{}", describe(&e));
+    assert!(describe(&e).contains("no implementation of Resize"), "{}", describe(&e));
+    assert!(describe(&e).contains("all-onnx-ops"), "{}", describe(&e));
     // The paper estimator and explicit options are accepted.
     ok(r#"
         const s = new Session(Model.bundled(), { estimator: "paper", gamma: 0.5, lambda: 0.3, seed: 7n, halfLife: null });
