@@ -45,6 +45,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use hashbrown::HashMap;
+
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -76,11 +78,15 @@ pub fn category_key(value: &Value, out: &mut String) -> bool {
         Value::String(s) => out.push_str(s),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
+            // Integers are most keys (ids): itoa, not core::fmt, on the hot path.
+            let mut digits = itoa::Buffer::new();
             // Writing into a String cannot fail.
             let _ = if let Some(i) = n.as_i64() {
-                write!(out, "{i}")
+                out.push_str(digits.format(i));
+                Ok(())
             } else if let Some(u) = n.as_u64() {
-                write!(out, "{u}")
+                out.push_str(digits.format(u));
+                Ok(())
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
@@ -95,17 +101,20 @@ pub fn category_key(value: &Value, out: &mut String) -> bool {
     true
 }
 
-/// A category lookup: vocabulary or hashing.
+/// A category lookup: vocabulary or hashing. A vocabulary is a hash map
+/// (hashbrown's default hasher, foldhash): ids are looked up per item and
+/// field, and a vocabulary of a few thousand keys costs a dozen string
+/// comparisons per lookup in an ordered map.
 #[derive(Clone, Debug)]
 enum Lookup {
-    Vocabulary { map: BTreeMap<String, i64>, oov: i64 },
+    Vocabulary { map: HashMap<String, i64>, oov: i64 },
     Hash { buckets: u64, offset: i64 },
 }
 
 impl Lookup {
     fn new(vocabulary: &Option<BTreeMap<String, i64>>, oov: i64, buckets: Option<u32>, offset: i64) -> Lookup {
         match (vocabulary, buckets) {
-            (Some(map), _) => Lookup::Vocabulary { map: map.clone(), oov },
+            (Some(map), _) => Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), oov },
             (None, Some(n)) => Lookup::Hash { buckets: u64::from(n.max(1)), offset },
             (None, None) => Lookup::Hash { buckets: 1, offset: 0 },
         }
