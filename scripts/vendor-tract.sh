@@ -26,13 +26,17 @@ for crate in tract-onnx tract-nnef; do
     cached=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"$file" 2>/dev/null | head -1 || true)
     if [[ -n "$cached" ]]; then
         cp "$cached" "$work/$file"
-    else
+    elif command -v curl > /dev/null; then
         curl -fsSL "https://static.crates.io/crates/$crate/$file" -o "$work/$file"
+    else
+        node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error(`${r.status} ${r.url}`);
+            require("fs").writeFileSync(process.argv[2], Buffer.from(await r.arrayBuffer())); })' \
+            "https://static.crates.io/crates/$crate/$file" "$work/$file"
     fi
     echo "${SHA256[$crate]}  $work/$file" | sha256sum -c --quiet -
     tar -xzf "$work/$file" -C "$work"
     rm -f "$work/$crate-$VERSION/Cargo.lock" "$work/$crate-$VERSION/.cargo-ok"
-    patch -s -p1 -d "$work/$crate-$VERSION" < "vendor/patches/$crate.patch"
+    (cd "$work/$crate-$VERSION" && git apply -p1 "$OLDPWD/vendor/patches/$crate.patch")
     if [[ "$mode" == --check ]]; then
         if diff -r "$work/$crate-$VERSION" "vendor/$crate" > /dev/null; then
             echo "vendor/$crate: $crate $VERSION + vendor/patches/$crate.patch"
