@@ -3,7 +3,7 @@
 #   1. `cargo rustc --crate-type cdylib` for wasm32 with simd128 and a std
 #      rebuilt with panic = immediate-abort (plain `cargo
 #      build` skips LTO when the crate is also an rlib), release profile:
-#      opt-level z, LTO, 1 CGU;
+#      opt-level z (our crate and tract-linalg at 3), LTO, 1 CGU;
 #   2. the wasm-bindgen CLI (exactly the version in Cargo.lock), `--target web`:
 #      one ES module whose `initSync({ module })` / `init({ module_or_path })`
 #      work in a Worker, a browser and Node;
