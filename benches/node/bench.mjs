@@ -4,7 +4,8 @@
 //     the tract plan, the memory read and the correction, Float32Array out;
 //   * onnxruntime-web (wasm backend, 1 thread) `session.run(feeds)` on tensors
 //     encoded once beforehand (so ORT does strictly less work per call);
-//   * p50 / p99 per call and the ratio; record() throughput; cold start
+//   * p50 / p99 per call and the ratio (the compared calls interleaved in
+//     rounds); record() throughput; cold start
 //     (import → first score) in fresh processes; package sizes.
 // Run with `make bench-wasm` (builds pkg/ first) or `node benches/node/bench.mjs`.
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -73,15 +74,22 @@ function encode(batch) {
 // ---------------------------------------------------------------- helpers
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const ms = (x) => x.toFixed(3);
-async function timeCalls(fn) {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const t = new Float64Array(ITERS);
-  for (let i = 0; i < ITERS; i++) {
-    const t0 = performance.now();
-    await fn();
-    t[i] = performance.now() - t0;
+async function timeInterleaved(fns) {
+  const names = Object.keys(fns);
+  const times = Object.fromEntries(names.map((n) => [n, new Float64Array(ITERS)]));
+  for (let i = -WARMUP; i < ITERS; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(i + WARMUP + k) % names.length];
+      const t0 = performance.now();
+      const r = fns[name]();
+      if (r && typeof r.then === "function") await r;
+      if (i >= 0) times[name][i] = performance.now() - t0;
+    }
   }
-  return { p50: pct(t, 0.5), p99: pct(t, 0.99), mean: t.reduce((a, b) => a + b, 0) / t.length };
+  return Object.fromEntries(names.map((n) => {
+    const t = times[n];
+    return [n, { p50: pct(t, 0.5), p99: pct(t, 0.99), mean: t.reduce((a, b) => a + b, 0) / t.length }];
+  }));
 }
 function timeCallsSync(fn) {
   for (let i = 0; i < WARMUP; i++) fn();
@@ -165,19 +173,23 @@ if (!(maxDiff < 1e-4)) throw new Error("ORT and reloop-edge disagree: the benchm
 // A memory with some evidence, so score() really reads and corrects.
 catalogue(200, 9).forEach((it, i) => session.record(it, i % 3 === 0, context));
 
-const reloop = timeCallsSync(() => session.score(items, context));
-const reloopOne = timeCallsSync(() => session.score(items.slice(0, 1), context));
-const ortRun = await timeCalls(() => ortSession.run(feeds));
-const ortProbOnly = await timeCalls(() => ortSession.run(feeds, [spec.outputs.probability]));
-// What a caller of ORT really pays per request: encoding the same JS objects
-// (with the JS encoder above) and then the run.
-const ortEncoded = await timeCalls(() => {
-  const e = encode(items);
-  return ortSession.run({
-    ids: new ort.Tensor("int64", e.ids.data, e.ids.dims),
-    genres: new ort.Tensor("float32", e.genres.data, e.genres.dims),
-  });
+// The compared calls run interleaved (one of each per round, the order
+// rotating), so a slow phase of the machine hits all of them alike.
+const { reloop, ortRun, ortProbOnly, ortEncoded } = await timeInterleaved({
+  reloop: () => session.score(items, context),
+  ortRun: () => ortSession.run(feeds),
+  ortProbOnly: () => ortSession.run(feeds, [spec.outputs.probability]),
+  // What a caller of ORT really pays per request: encoding the same JS
+  // objects (with the JS encoder above) and then the run.
+  ortEncoded: () => {
+    const e = encode(items);
+    return ortSession.run({
+      ids: new ort.Tensor("int64", e.ids.data, e.ids.dims),
+      genres: new ort.Tensor("float32", e.genres.data, e.genres.dims),
+    });
+  },
 });
+const reloopOne = timeCallsSync(() => session.score(items.slice(0, 1), context));
 
 // record(): the model runs on the item again; recordImpression(): no model run.
 const recItems = catalogue(ITERS, 3);
