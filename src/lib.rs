@@ -57,7 +57,7 @@ pub mod features;
 pub mod model;
 #[cfg(feature = "data")]
 pub mod movielens;
-mod plans;
+pub mod plans;
 pub mod scorer;
 pub mod spec;
 #[cfg(feature = "train")]

@@ -6,13 +6,17 @@
 //! the bias and activation into the matrix kernel and skips evaluating shape
 //! expressions per op and per call. Measured on the bundled model in Node
 //! (wasm): `score` of 100 items 0.67 → 0.56 ms. Making one costs a
-//! re-optimisation (a few ms), so a batch size gets its plan the second time
-//! it is run ([`FIX_AFTER`]) and runs on the general plan until then; at most
-//! [`MAX_FIXED`] sizes keep one (least recently used goes first), since each
-//! holds its own packed copy of the matrix weights. If tract cannot optimise
-//! the model for a size, that size stays on the general plan.
+//! re-optimisation (≈ 12 ms in Node for the bundled model), so a batch size
+//! gets its plan the second time it is run ([`FIX_AFTER`]) and runs on the
+//! general plan until then; at most [`MAX_FIXED`] sizes keep one (least
+//! recently used goes first), since each holds its own packed copy of the
+//! matrix weights. Builds are rationed so that callers cycling through more
+//! sizes than that cannot make every other call a rebuild: [`MAX_FIXED`]
+//! builds are allowed at once and one more per [`RUNS_PER_BUILD`] runs (a
+//! worst case of ≈ 0.01 ms per run). If tract cannot optimise the model for
+//! a size, that size stays on the general plan.
 //!
-//! Each plan keeps a small pool of [`Workspace`]s (a tract state and the
+//! Each plan keeps a small pool of workspaces (a tract state and the
 //! input tensors), so concurrent callers do not serialise and a call
 //! allocates nothing new once warm.
 
@@ -32,6 +36,8 @@ pub const FIX_AFTER: u32 = 2;
 pub const MAX_FIXED: usize = 4;
 /// Distinct batch sizes counted towards [`FIX_AFTER`] at once.
 const MAX_COUNTED: usize = 32;
+/// Runs that earn one more plan build once the first [`MAX_FIXED`] are spent.
+pub const RUNS_PER_BUILD: u32 = 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The data is a cache: a panic elsewhere cannot leave it inconsistent.
@@ -78,16 +84,38 @@ impl Runner {
 }
 
 /// Batch-size bookkeeping: counts of sizes not yet fixed, and the fixed plans.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Fixed {
     /// Batch size → runs on the general plan so far.
     counted: Vec<(usize, u32)>,
     /// Batch size → its plan (`None`: tract could not optimise for it),
     /// least recently used first.
     plans: Vec<(usize, Option<Arc<Runner>>)>,
+    /// Plan builds allowed now (at most [`MAX_FIXED`]).
+    builds: usize,
+    /// Runs since `builds` last grew.
+    runs: u32,
+}
+
+impl Default for Fixed {
+    fn default() -> Fixed {
+        Fixed { counted: Vec::new(), plans: Vec::new(), builds: MAX_FIXED, runs: 0 }
+    }
 }
 
 impl Fixed {
+    /// Counts a run towards the next allowed build.
+    fn tick(&mut self) {
+        if self.builds >= MAX_FIXED {
+            return;
+        }
+        self.runs += 1;
+        if self.runs >= RUNS_PER_BUILD {
+            self.runs = 0;
+            self.builds += 1;
+        }
+    }
+
     /// Counts one more run of `rows`; true when it has now been run [`FIX_AFTER`] times.
     fn count(&mut self, rows: usize) -> bool {
         let at = match self.counted.iter().position(|(r, _)| *r == rows) {
@@ -101,7 +129,7 @@ impl Fixed {
             }
         };
         let Some((_, runs)) = self.counted.get_mut(at) else { return false };
-        *runs += 1;
+        *runs = runs.saturating_add(1);
         *runs >= FIX_AFTER
     }
 }
@@ -132,18 +160,19 @@ impl Plans {
     /// The plan for a batch of `rows`: its fixed plan if it has one (or has
     /// now earned one), else the general plan.
     pub(crate) fn for_rows(&self, rows: usize) -> Arc<Runner> {
-        let earned = {
+        {
             let mut fixed = lock(&self.fixed);
+            fixed.tick();
             if let Some(at) = fixed.plans.iter().position(|(r, _)| *r == rows) {
                 let entry = fixed.plans.remove(at);
                 let runner = entry.1.clone();
                 fixed.plans.push(entry);
                 return runner.unwrap_or_else(|| self.general.clone());
             }
-            fixed.count(rows)
-        };
-        if !earned {
-            return self.general.clone();
+            if !fixed.count(rows) || fixed.builds == 0 {
+                return self.general.clone();
+            }
+            fixed.builds -= 1;
         }
         // Optimise outside the lock: other batch sizes keep running meanwhile.
         let made = self.make(rows).ok().map(Arc::new);

@@ -7,6 +7,7 @@ use common::{Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, m
 use reloop_edge::ErrorKind;
 use reloop_edge::features::Item;
 use reloop_edge::model::{Model, ModelOutput};
+use reloop_edge::plans::RUNS_PER_BUILD;
 use serde_json::json;
 
 fn items() -> Vec<Item> {
@@ -287,21 +288,43 @@ fn a_batch_size_run_again_gets_a_fixed_plan_with_the_same_results() {
 }
 
 #[test]
-fn fixed_plans_are_bounded_and_keep_the_recent_sizes() {
+fn fixed_plans_are_bounded_rationed_and_keep_the_recent_sizes() {
     let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
     let mut out = ModelOutput::default();
-    for n in 1..=9 {
+    for n in 1..=6 {
         check_rows(&model, n, &mut out);
         check_rows(&model, n, &mut out);
     }
-    assert_eq!(model.fixed_batch_sizes(), [6, 7, 8, 9]);
-    // Using a fixed size makes it the most recent; an evicted size runs (and
-    // is counted again) on the general plan.
+    // MAX_FIXED builds at once; sizes 5 and 6 have earned a plan but wait for the ration.
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3, 4]);
     check_rows(&model, 6, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3, 4]);
+    // Using a fixed size makes it the most recent.
     check_rows(&model, 1, &mut out);
-    assert_eq!(model.fixed_batch_sizes(), [7, 8, 9, 6]);
-    check_rows(&model, 1, &mut out);
-    assert_eq!(model.fixed_batch_sizes(), [8, 9, 6, 1]);
+    assert_eq!(model.fixed_batch_sizes(), [2, 3, 4, 1]);
+    // RUNS_PER_BUILD runs allow one more build: 6 gets its plan, 2 goes.
+    for _ in 0..RUNS_PER_BUILD {
+        check_rows(&model, 1, &mut out);
+    }
+    check_rows(&model, 6, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [3, 4, 1, 6]);
+}
+
+#[test]
+fn cycling_through_many_batch_sizes_does_not_rebuild_plans_over_and_over() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    // 8 sizes round-robin, 800 runs (fewer than RUNS_PER_BUILD): without the
+    // ration every size would be rebuilt on every other visit and the last
+    // four would hold the plans.
+    for _ in 0..100 {
+        for n in 1..=8 {
+            check_rows(&model, n, &mut out);
+        }
+    }
+    let mut sizes = model.fixed_batch_sizes();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 2, 3, 4]);
 }
 
 #[test]
