@@ -470,7 +470,8 @@ impl Encoder {
         Ok(())
     }
 
-    fn check_batch(&self, n: usize) -> Result<()> {
+    /// Refuses a batch larger than the spec's `maxBatch`.
+    pub(crate) fn check_batch(&self, n: usize) -> Result<()> {
         if n > self.max_batch {
             return Err(Error::input(format!("batch of {n} items is larger than maxBatch {}", self.max_batch)));
         }

@@ -418,9 +418,9 @@ impl Model {
         self.inner.spec.p0
     }
 
-    /// Batch sizes that currently have a plan fixed to them (a batch size
-    /// gets one the second time it is run; at most four are kept), least
-    /// recently used first. For diagnostics and tests.
+    /// Batch sizes that currently have a plan fixed to them, least recently
+    /// used first (see [`crate::plans`] for when a size gets one). For
+    /// diagnostics and tests.
     pub fn fixed_batch_sizes(&self) -> Vec<usize> {
         self.inner.plans.fixed_sizes()
     }
@@ -440,10 +440,8 @@ impl Model {
         if items.is_empty() {
             return Ok(());
         }
-        let max = self.inner.encoder.max_batch();
-        if items.len() > max {
-            return Err(Error::input(format!("batch of {} items is larger than maxBatch {max}", items.len())));
-        }
+        // Before choosing a plan: an oversized batch must not count towards one.
+        self.inner.encoder.check_batch(items.len())?;
         let runner = self.inner.plans.for_rows(items.len());
         let mut ws = runner.take(self.inner.encoder.input_count())?;
         let result = self.run_in(&mut ws, items, context, out);
@@ -465,9 +463,6 @@ impl Model {
         let inner = &*self.inner;
         let n = items.len();
         let encoder = &inner.encoder;
-        if n > encoder.max_batch() {
-            return Err(Error::input(format!("batch of {n} items is larger than maxBatch {}", encoder.max_batch())));
-        }
         // Make sure every input tensor has this batch's shape (reuse when it does).
         for plan in &inner.inputs {
             let shape: &[usize] = if plan.rank1 { &[n] } else { &[n, plan.width] };
