@@ -80,21 +80,19 @@ pub fn category_key(value: &Value, out: &mut String) -> bool {
         Value::Number(n) => {
             // Integers are most keys (ids): itoa, not core::fmt, on the hot path.
             let mut digits = itoa::Buffer::new();
-            // Writing into a String cannot fail.
-            let _ = if let Some(i) = n.as_i64() {
+            if let Some(i) = n.as_i64() {
                 out.push_str(digits.format(i));
-                Ok(())
             } else if let Some(u) = n.as_u64() {
                 out.push_str(digits.format(u));
-                Ok(())
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    write!(out, "{}", f as i64)
+                    out.push_str(digits.format(f as i64));
                 } else {
-                    write!(out, "{f}")
+                    // Writing into a String cannot fail.
+                    let _ = write!(out, "{f}");
                 }
-            };
+            }
         }
         _ => return false,
     }
