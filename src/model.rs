@@ -57,8 +57,9 @@ const ONNX_INT64: i32 = 7;
 /// ONNX `TensorProto.DataLocation.EXTERNAL`.
 const ONNX_EXTERNAL: i32 = 1;
 
-/// Converts a tract (anyhow) error at this module's edge, keeping its context chain.
-fn model_err(context: &str, e: TractError) -> Error {
+/// Converts a tract (anyhow) error at the edge of this module (and of
+/// [`crate::plans`]), keeping its context chain.
+pub(crate) fn model_err(context: &str, e: TractError) -> Error {
     Error::new(ErrorKind::Model, format!("{context}: {e:#}"))
 }
 

@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tract_onnx::prelude::{IntoRunnable, Symbol, Tensor, ToDim, TypedModel, TypedRunnableModel, TypedSimpleState};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::features::Scratch;
+use crate::model::model_err;
 
 /// Workspaces kept for reuse per plan; more concurrent callers create temporary ones.
 const POOL_SIZE: usize = 4;
@@ -70,7 +71,7 @@ impl Runner {
         if let Some(ws) = lock(&self.pool).pop() {
             return Ok(ws);
         }
-        let state = self.plan.spawn().map_err(|e| Error::new(ErrorKind::Model, format!("model state: {e:#}")))?;
+        let state = self.plan.spawn().map_err(|e| model_err("model state", e))?;
         Ok(Workspace { state, tensors: (0..inputs).map(|_| None).collect(), scratch: Scratch::default() })
     }
 
@@ -148,12 +149,8 @@ impl Plans {
     /// Optimises `source` (decluttered, batch dimension `batch`) into the general plan.
     pub(crate) fn new(source: TypedModel, batch: Symbol) -> Result<Plans> {
         let mut general = source.clone();
-        general
-            .optimize()
-            .map_err(|e| Error::new(ErrorKind::Model, format!("onnx: cannot optimise the graph: {e:#}")))?;
-        let general = general
-            .into_runnable()
-            .map_err(|e| Error::new(ErrorKind::Model, format!("onnx: cannot plan the graph: {e:#}")))?;
+        general.optimize().map_err(|e| model_err("onnx: cannot optimise the graph", e))?;
+        let general = general.into_runnable().map_err(|e| model_err("onnx: cannot plan the graph", e))?;
         Ok(Plans { source, batch, general: Arc::new(Runner::new(general)), fixed: Mutex::new(Fixed::default()) })
     }
 
@@ -201,9 +198,6 @@ impl Plans {
     }
 
     fn make(&self, rows: usize) -> Result<Runner> {
-        let model_err = |e: tract_onnx::prelude::TractError| {
-            Error::new(ErrorKind::Model, format!("onnx: cannot fix the batch size to {rows}: {e:#}"))
-        };
         let mut values = HashMap::new();
         values.insert(self.batch.clone(), rows.to_dim());
         let plan = self
@@ -211,7 +205,7 @@ impl Plans {
             .set_symbols(&values)
             .and_then(TypedModel::into_optimized)
             .and_then(TypedModel::into_runnable)
-            .map_err(model_err)?;
+            .map_err(|e| model_err(&format!("onnx: cannot fix the batch size to {rows}"), e))?;
         Ok(Runner::new(plan))
     }
 }
