@@ -31,10 +31,14 @@
 //! * `free()` is final and idempotent: using a freed `Model` or `Session`
 //!   (calling a method, or passing the model to `new Session`) throws an
 //!   `E_INVALID_INPUT` error instead of wasm-bindgen's uncoded
-//!   "null pointer passed to rust".
+//!   "null pointer passed to rust";
+//! * `new Session(x)` with anything but a live `Model` throws
+//!   `E_INVALID_INPUT` (wasm-bindgen's own class check throws an uncoded
+//!   "expected instance of Model"): the constructor takes the value as it
+//!   is and finds the model through [`MODELS`].
 
-use std::cell::{Cell, OnceCell};
-use std::collections::BTreeMap;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use js_sys::{Array, ArrayBuffer, Float32Array, Object, Reflect, Uint8Array};
@@ -197,6 +201,19 @@ unsafe extern "C" {
 thread_local! {
     static GUARDED: Cell<bool> = const { Cell::new(false) };
     static BUNDLED: OnceCell<Model> = const { OnceCell::new() };
+    /// The model behind each live JS `Model`, by its handle.
+    static MODELS: RefCell<ModelTable> = RefCell::new(ModelTable::default());
+}
+
+/// How `new Session(model)` reaches the Rust model of a JS `Model` without
+/// wasm-bindgen's class check: each `Model` gets a handle (its hidden
+/// `__reloopHandle` getter) when made and gives it up when freed. Safe code
+/// only: a forged handle finds some live model or none, never memory.
+#[derive(Default)]
+struct ModelTable {
+    /// The last handle given out; 0 is never one.
+    last: u32,
+    live: HashMap<u32, Model>,
 }
 
 /// Once per instance, before the first model: runs the static
@@ -220,7 +237,7 @@ fn guard_classes() {
     // registries it fills; `inventory`'s constructors are idempotent anyway.
     unsafe { __wasm_call_ctors() };
     for (probe, name) in
-        [(JsValue::from(JsModel { model: None }), "Model"), (JsValue::from(JsSession::dead()), "Session")]
+        [(JsValue::from(JsModel { model: None, handle: 0 }), "Model"), (JsValue::from(JsSession::dead()), "Session")]
     {
         reloop_guard_free(&probe, name);
         if let Ok(free) = Reflect::get(&probe, &JsValue::from_str("free")) {
@@ -268,6 +285,8 @@ type JsResult<T> = std::result::Result<T, JsValue>;
 pub struct JsModel {
     /// `None` only for the throw-away probe of [`guard_classes`].
     model: Option<Model>,
+    /// Its entry in [`MODELS`] (0: none).
+    handle: u32,
 }
 
 #[wasm_bindgen(js_class = Model)]
@@ -286,7 +305,7 @@ impl JsModel {
             let m = crate::bundled::model()?;
             Ok(cell.get_or_init(|| m).clone())
         });
-        model.map(|m| JsModel { model: Some(m) }).map_err(|e| to_js(&e))
+        model.map(JsModel::register).map_err(|e| to_js(&e))
     }
 
     /// Loads an ONNX model (bytes: `Uint8Array` or `ArrayBuffer`) with its
@@ -313,7 +332,7 @@ impl JsModel {
             return Err(to_js(&input("spec must be JSON text or an object")));
         };
         let model = Model::from_json(&bytes, &spec_text).map_err(|e| to_js(&e))?;
-        Ok(JsModel { model: Some(model) })
+        Ok(JsModel::register(model))
     }
 
     /// The model identity (hex SHA-256 of the ONNX bytes and the spec) that
@@ -321,6 +340,12 @@ impl JsModel {
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> JsResult<String> {
         Ok(self.get()?.id().to_hex())
+    }
+
+    /// The handle `new Session` finds this model by (internal; not typed).
+    #[wasm_bindgen(getter = __reloopHandle, skip_typescript)]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
     /// Width of the hidden key vector the memory hashes.
@@ -358,6 +383,67 @@ impl JsModel {
 impl JsModel {
     fn get(&self) -> JsResult<&Model> {
         self.model.as_ref().ok_or_else(|| coded(ErrorKind::InvalidInput.code(), "this Model is not loaded"))
+    }
+
+    /// A JS `Model` over `model`, entered in [`MODELS`].
+    fn register(model: Model) -> JsModel {
+        let handle = MODELS.with(|table| {
+            let mut table = table.borrow_mut();
+            // Wraps after 4 billion models; a handle still in use is skipped.
+            let mut handle = table.last;
+            loop {
+                handle = handle.wrapping_add(1);
+                if handle != 0 && !table.live.contains_key(&handle) {
+                    break;
+                }
+            }
+            table.last = handle;
+            table.live.insert(handle, model.clone());
+            handle
+        });
+        JsModel { model: Some(model), handle }
+    }
+
+    /// The model behind `value`, which JS passed as a `Model`.
+    fn lookup(value: &JsValue) -> JsResult<Model> {
+        let not_a_model = || {
+            let got = if value.is_null() {
+                "null"
+            } else if value.is_undefined() {
+                "undefined"
+            } else if value.as_bool().is_some() {
+                "a boolean"
+            } else if value.as_f64().is_some() || value.is_bigint() {
+                "a number"
+            } else if value.is_string() {
+                "a string"
+            } else {
+                js_type(value)
+            };
+            to_js(&input(format!("model must be a Model from Model.bundled() or Model.fromOnnx(), got {got}")))
+        };
+        if !value.is_object() {
+            return Err(not_a_model());
+        }
+        // On a freed Model the getter throws its coded "was freed" error.
+        let handle = Reflect::get(value, &JsValue::from_str(HANDLE_PROPERTY))?;
+        let handle = handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX));
+        let model = handle.and_then(|h| MODELS.with(|table| table.borrow().live.get(&(h as u32)).cloned()));
+        model.ok_or_else(not_a_model)
+    }
+}
+
+/// The hidden getter through which [`JsModel::lookup`] finds a model.
+const HANDLE_PROPERTY: &str = "__reloopHandle";
+
+impl Drop for JsModel {
+    /// `free()` (or the garbage collector) drops the model's table entry;
+    /// sessions keep their own reference.
+    fn drop(&mut self) {
+        if self.handle != 0 {
+            // `try_with`: during thread teardown the table may be gone already.
+            let _ = MODELS.try_with(|table| table.borrow_mut().live.remove(&self.handle));
+        }
     }
 }
 
@@ -887,12 +973,12 @@ impl JsSession {
     /// memory of another model or layout when `onModelMismatch` is "error".
     #[wasm_bindgen(constructor)]
     pub fn new(
-        model: &JsModel,
+        #[wasm_bindgen(unchecked_param_type = "Model")] model: &JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SessionOptions")] options: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | ArrayBuffer | null")] saved: JsValue,
     ) -> JsResult<JsSession> {
         guard_classes();
-        let model = model.get()?.clone();
+        let model = JsModel::lookup(model)?;
         let live = Live::new(model, &options, &saved).map_err(|e| to_js(&e))?;
         Ok(JsSession { live: Some(Box::new(live)) })
     }

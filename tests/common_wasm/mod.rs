@@ -57,9 +57,9 @@ fn classes() -> (JsValue, JsValue) {
     CLASSES.with(|cell| {
         cell.get_or_init(|| {
             let model = JsModel::bundled().unwrap_or_else(|e| panic!("bundled model: {}", describe(&e)));
+            let model = JsValue::from(model);
             let session = JsSession::new(&model, JsValue::UNDEFINED, JsValue::UNDEFINED)
                 .unwrap_or_else(|e| panic!("session: {}", describe(&e)));
-            let model = JsValue::from(model);
             let session = JsValue::from(session);
             let m = Reflect::get(&model, &"constructor".into()).expect("Model class");
             let s = Reflect::get(&session, &"constructor".into()).expect("Session class");
@@ -468,6 +468,37 @@ fn use_after_free_throws_a_coded_error() {
         m.free(); m.free();
         if (s.score(catalogue(3, 2), CONTEXT).length !== 3) throw new Error("session lost its model");
         s.free(); s.free();
+    "#);
+}
+
+#[wasm_bindgen_test]
+fn a_session_needs_a_live_model() {
+    let cases: &[(&str, &str)] = &[
+        ("new Session();", "undefined"),
+        ("new Session(null);", "null"),
+        ("new Session(42);", "a number"),
+        ("new Session(\"model\");", "a string"),
+        ("new Session({});", "an object"),
+        ("new Session({ __reloopHandle: 999999 });", "an object"),
+        ("new Session(new Session(Model.bundled()));", "an object"),
+        ("new Session(Model);", "a function"),
+    ];
+    for (call, got) in cases {
+        let e = throws(call);
+        assert_eq!(code(&e), "E_INVALID_INPUT", "{call}: {}", describe(&e));
+        let message = e.dyn_ref::<js_sys::Error>().map(|x| String::from(x.message())).unwrap_or_default();
+        assert!(message.contains("must be a Model") && message.ends_with(got), "{call}: {message}");
+    }
+    // Freeing one Model leaves the others usable, and its own sessions too.
+    ok(r#"
+        const a = Model.fromOnnx(ONNX, SPEC);
+        const b = Model.fromOnnx(ONNX, SPEC);
+        const sa = new Session(a);
+        a.free();
+        const sb = new Session(b);
+        if (sa.score(catalogue(2, 5), CONTEXT).length !== 2) throw new Error("sa lost its model");
+        if (sb.score(catalogue(2, 5), CONTEXT).length !== 2) throw new Error("sb has no model");
+        if (b.__reloopHandle === 0) throw new Error("b has no handle");
     "#);
 }
 
