@@ -426,6 +426,13 @@ impl Model {
         self.inner.plans.fixed_sizes()
     }
 
+    /// How many batch sizes can keep a fixed plan at once: [`crate::plans::MAX_FIXED`],
+    /// or fewer when the model's weights are large (each plan holds its own
+    /// copy; see [`crate::plans::FIXED_PLANS_BUDGET`]).
+    pub fn fixed_plan_limit(&self) -> usize {
+        self.inner.plans.fixed_limit()
+    }
+
     /// Encodes `items` (with `context` filling what they lack) and runs the
     /// model; `out` gets one `y_base` and one hidden vector per item.
     ///

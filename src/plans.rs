@@ -10,7 +10,12 @@
 //! gets its plan the second time it is run ([`FIX_AFTER`]) and runs on the
 //! general plan until then; at most [`MAX_FIXED`] sizes keep one (least
 //! recently used goes first), since each holds its own packed copy of the
-//! matrix weights. Builds are rationed so that callers cycling through more
+//! matrix weights: measured natively on a model with a 4 MB weight matrix,
+//! each fixed plan took 4.2 MB more. So fewer sizes get a plan the larger
+//! those weights are, within [`FIXED_PLANS_BUDGET`] together, and a model
+//! whose weights exceed it runs on the general plan only (embedding tables,
+//! only gathered from, are shared by every plan and do not count). Builds
+//! are rationed so that callers cycling through more
 //! sizes than that cannot make every other call a rebuild: [`MAX_FIXED`]
 //! builds are allowed at once and one more per [`RUNS_PER_BUILD`] runs (a
 //! worst case of ≈ 0.01 ms per run). If tract cannot optimise the model for
@@ -23,7 +28,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tract_onnx::prelude::{IntoRunnable, Symbol, Tensor, ToDim, TypedModel, TypedRunnableModel, TypedSimpleState};
+use tract_onnx::prelude::{
+    IntoRunnable, OutletId, Symbol, Tensor, ToDim, TypedModel, TypedRunnableModel, TypedSimpleState,
+};
+use tract_onnx::tract_core::ops::array::Gather;
+use tract_onnx::tract_core::ops::konst::Const;
 
 use crate::error::Result;
 use crate::features::Scratch;
@@ -33,8 +42,11 @@ use crate::model::model_err;
 const POOL_SIZE: usize = 4;
 /// Runs of one batch size (on the general plan) before it gets a fixed plan.
 pub const FIX_AFTER: u32 = 2;
-/// Batch sizes that keep a fixed plan at once.
+/// Batch sizes that keep a fixed plan at once, at most.
 pub const MAX_FIXED: usize = 4;
+/// Bytes of weight copies the fixed plans of one model may hold together
+/// (a Worker isolate has 128 MB in all).
+pub const FIXED_PLANS_BUDGET: usize = 16 << 20;
 /// Distinct batch sizes counted towards [`FIX_AFTER`] at once.
 const MAX_COUNTED: usize = 32;
 /// Runs that earn one more plan build once the first [`MAX_FIXED`] are spent.
@@ -92,22 +104,22 @@ struct Fixed {
     /// Batch size → its plan (`None`: tract could not optimise for it),
     /// least recently used first.
     plans: Vec<(usize, Option<Arc<Runner>>)>,
-    /// Plan builds allowed now (at most [`MAX_FIXED`]).
+    /// Fixed plans kept at once: [`MAX_FIXED`] or fewer for large weights.
+    limit: usize,
+    /// Plan builds allowed now (at most `limit`).
     builds: usize,
     /// Runs since `builds` last grew.
     runs: u32,
 }
 
-impl Default for Fixed {
-    fn default() -> Fixed {
-        Fixed { counted: Vec::new(), plans: Vec::new(), builds: MAX_FIXED, runs: 0 }
-    }
-}
-
 impl Fixed {
+    fn new(limit: usize) -> Fixed {
+        Fixed { counted: Vec::new(), plans: Vec::new(), limit, builds: limit, runs: 0 }
+    }
+
     /// Counts a run towards the next allowed build.
     fn tick(&mut self) {
-        if self.builds >= MAX_FIXED {
+        if self.builds >= self.limit {
             return;
         }
         self.runs += 1;
@@ -151,7 +163,13 @@ impl Plans {
         let mut general = source.clone();
         general.optimize().map_err(|e| model_err("onnx: cannot optimise the graph", e))?;
         let general = general.into_runnable().map_err(|e| model_err("onnx: cannot plan the graph", e))?;
-        Ok(Plans { source, batch, general: Arc::new(Runner::new(general)), fixed: Mutex::new(Fixed::default()) })
+        let limit = fixed_limit(weight_bytes(&source));
+        Ok(Plans { source, batch, general: Arc::new(Runner::new(general)), fixed: Mutex::new(Fixed::new(limit)) })
+    }
+
+    /// How many batch sizes can keep a fixed plan at once (see [`FIXED_PLANS_BUDGET`]).
+    pub(crate) fn fixed_limit(&self) -> usize {
+        lock(&self.fixed).limit
     }
 
     /// The plan for a batch of `rows`: its fixed plan if it has one (or has
@@ -166,7 +184,7 @@ impl Plans {
                 fixed.plans.push(entry);
                 return runner.unwrap_or_else(|| self.general.clone());
             }
-            if !fixed.count(rows) || fixed.builds == 0 {
+            if fixed.limit == 0 || !fixed.count(rows) || fixed.builds == 0 {
                 return self.general.clone();
             }
             fixed.builds -= 1;
@@ -180,7 +198,7 @@ impl Plans {
             return existing.clone();
         }
         fixed.plans.retain(|(r, _)| *r != rows);
-        if fixed.plans.len() >= MAX_FIXED {
+        if fixed.plans.len() >= fixed.limit {
             fixed.plans.remove(0);
         }
         fixed.plans.push((rows, made.clone()));
@@ -207,5 +225,40 @@ impl Plans {
             .and_then(TypedModel::into_runnable)
             .map_err(|e| model_err(&format!("onnx: cannot fix the batch size to {rows}"), e))?;
         Ok(Runner::new(plan))
+    }
+}
+
+/// Fixed plans that fit [`FIXED_PLANS_BUDGET`] with `weights` bytes each.
+fn fixed_limit(weights: usize) -> usize {
+    (FIXED_PLANS_BUDGET / weights.max(1)).min(MAX_FIXED)
+}
+
+/// Bytes of the constants a plan may hold its own optimised copy of: every
+/// constant except those only gathered from (embedding tables, which every
+/// plan shares).
+fn weight_bytes(model: &TypedModel) -> usize {
+    model
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let value = node.op_as::<Const>()?.val();
+            let consumers = model.outlet_successors(OutletId::new(node.id, 0));
+            let gathered_only = consumers.iter().all(|inlet| model.node(inlet.node).op_is::<Gather>());
+            (!gathered_only).then(|| value.len().saturating_mul(value.datum_type().size_of()))
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_decides_how_many_sizes_keep_a_plan() {
+        assert_eq!(fixed_limit(0), MAX_FIXED);
+        assert_eq!(fixed_limit(100_000), MAX_FIXED);
+        assert_eq!(fixed_limit(FIXED_PLANS_BUDGET / 3), 3);
+        assert_eq!(fixed_limit(FIXED_PLANS_BUDGET / 2 + 1), 1);
+        assert_eq!(fixed_limit(FIXED_PLANS_BUDGET + 1), 0);
     }
 }

@@ -7,7 +7,7 @@ use common::{Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, m
 use reloop_edge::ErrorKind;
 use reloop_edge::features::Item;
 use reloop_edge::model::{Model, ModelOutput};
-use reloop_edge::plans::RUNS_PER_BUILD;
+use reloop_edge::plans::{FIXED_PLANS_BUDGET, MAX_FIXED, RUNS_PER_BUILD};
 use serde_json::json;
 
 fn items() -> Vec<Item> {
@@ -299,6 +299,68 @@ fn fixed_plans_are_bounded_rationed_and_keep_the_recent_sizes() {
     }
     check_rows(&model, 6, &mut out);
     assert_eq!(model.fixed_batch_sizes(), [3, 4, 1, 6]);
+}
+
+/// The fixture with `w`-wide extra layers: a zero-weighted side branch
+/// `relu1 → [3, w] → [w, w] → [w, 1]` added to the logit (same outputs,
+/// about `w * w * 4` bytes more weights), and an embedding table of
+/// `rows` rows (the fixture's six first, so the same outputs again).
+fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
+    use tract_onnx::pb;
+    let tensor = |name: &str, dims: &[usize], data: Vec<f32>| pb::TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: 1,
+        float_data: data,
+        ..Default::default()
+    };
+    let node = |op: &str, inputs: &[&str], output: &str| pb::NodeProto {
+        op_type: op.into(),
+        name: output.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    };
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let emb = graph.initializer.iter_mut().find(|t| t.name == "emb").unwrap();
+    emb.float_data.resize(rows.max(6) * 2, 0.25);
+    emb.dims[0] = rows.max(6) as i64;
+    graph.initializer.push(tensor("side_a", &[3, w], vec![0.001; 3 * w]));
+    graph.initializer.push(tensor("side_b", &[w, w], vec![0.0001; w * w]));
+    graph.initializer.push(tensor("side_c", &[w, 1], vec![0.0; w]));
+    let at = graph.node.iter().position(|n| n.output[0] == "logit").unwrap();
+    graph.node[at].output[0] = "logit0".into();
+    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], "side1"));
+    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], "side2"));
+    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], "side3"));
+    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], "logit"));
+    encode_model(graph)
+}
+
+#[test]
+fn large_weights_keep_fewer_fixed_plans_and_embedding_tables_do_not_count() {
+    let spec = mlp_spec(Head::Sigmoid);
+    let mut out = ModelOutput::default();
+    // ≈ 4 MB of weights: three copies fit FIXED_PLANS_BUDGET (16 MiB).
+    let model = Model::from_json(&with_large_tensors(1024, 6), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), 3);
+    for n in 1..=4 {
+        check_rows(&model, n, &mut out);
+        check_rows(&model, n, &mut out);
+    }
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3]);
+    // Over the budget: the general plan only.
+    let side = (FIXED_PLANS_BUDGET / 4).isqrt() + 1;
+    let model = Model::from_json(&with_large_tensors(side, 6), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), 0);
+    for _ in 0..3 {
+        check_rows(&model, 5, &mut out);
+    }
+    assert!(model.fixed_batch_sizes().is_empty());
+    // An embedding table the size of the budget is shared by every plan.
+    let model = Model::from_json(&with_large_tensors(4, FIXED_PLANS_BUDGET / 8 + 1), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), MAX_FIXED);
+    check_rows(&model, 4, &mut out);
 }
 
 #[test]
