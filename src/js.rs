@@ -407,26 +407,18 @@ impl JsModel {
     /// The model behind `value`, which JS passed as a `Model`.
     fn lookup(value: &JsValue) -> JsResult<Model> {
         let not_a_model = || {
-            let got = if value.is_null() {
-                "null"
-            } else if value.is_undefined() {
-                "undefined"
-            } else if value.as_bool().is_some() {
-                "a boolean"
-            } else if value.as_f64().is_some() || value.is_bigint() {
-                "a number"
-            } else if value.is_string() {
-                "a string"
-            } else {
-                js_type(value)
-            };
+            let got = js_type(value);
             to_js(&input(format!("model must be a Model from Model.bundled() or Model.fromOnnx(), got {got}")))
         };
         if !value.is_object() {
             return Err(not_a_model());
         }
-        // On a freed Model the getter throws its coded "was freed" error.
-        let handle = Reflect::get(value, &JsValue::from_str(HANDLE_PROPERTY))?;
+        // On a freed Model the getter throws its coded "was freed" error;
+        // anything else thrown (a Proxy, a forged getter) is not a Model.
+        let handle = Reflect::get(value, &JsValue::from_str(HANDLE_PROPERTY)).map_err(|e| {
+            let coded = Reflect::get(&e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string());
+            if coded { e } else { not_a_model() }
+        })?;
         let handle = handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX));
         let model = handle.and_then(|h| MODELS.with(|table| table.borrow().live.get(&(h as u32)).cloned()));
         model.ok_or_else(not_a_model)
@@ -816,7 +808,17 @@ fn js_length(array: &JsValue) -> std::result::Result<usize, String> {
 
 /// What kind of JS value `v` is, for error messages.
 fn js_type(v: &JsValue) -> &'static str {
-    if v.is_function() {
+    if v.is_null() {
+        "null"
+    } else if v.is_undefined() {
+        "undefined"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if v.as_f64().is_some() || v.is_bigint() {
+        "a number"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_function() {
         "a function"
     } else if v.is_symbol() {
         "a symbol"

@@ -482,6 +482,7 @@ fn a_session_needs_a_live_model() {
         ("new Session({ __reloopHandle: 999999 });", "an object"),
         ("new Session(new Session(Model.bundled()));", "an object"),
         ("new Session(Model);", "a function"),
+        ("new Session({ get __reloopHandle() { throw new Error(\"no\"); } });", "an object"),
     ];
     for (call, got) in cases {
         let e = throws(call);
