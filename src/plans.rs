@@ -15,10 +15,10 @@
 //! those weights are, within [`FIXED_PLANS_BUDGET`] together, and a model
 //! whose weights exceed it runs on the general plan only (embedding tables,
 //! only gathered from, are shared by every plan and do not count). Builds
-//! are rationed so that callers cycling through more
-//! sizes than that cannot make every other call a rebuild: [`MAX_FIXED`]
-//! builds are allowed at once and one more per [`RUNS_PER_BUILD`] runs (a
-//! worst case of ≈ 0.01 ms per run). If tract cannot optimise the model for
+//! are rationed so that callers cycling through more sizes than that cannot
+//! make every other call a rebuild: as many builds as sizes may keep a plan
+//! are allowed at once, then one more per [`RUNS_PER_BUILD`] runs (a worst
+//! case of ≈ 0.01 ms per run). If tract cannot optimise the model for
 //! a size, that size stays on the general plan.
 //!
 //! Each plan keeps a small pool of workspaces (a tract state and the
@@ -49,7 +49,7 @@ pub const MAX_FIXED: usize = 4;
 pub const FIXED_PLANS_BUDGET: usize = 16 << 20;
 /// Distinct batch sizes counted towards [`FIX_AFTER`] at once.
 const MAX_COUNTED: usize = 32;
-/// Runs that earn one more plan build once the first [`MAX_FIXED`] are spent.
+/// Runs that earn one more plan build once the first ones are spent.
 pub const RUNS_PER_BUILD: u32 = 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,7 +184,7 @@ impl Plans {
                 fixed.plans.push(entry);
                 return runner.unwrap_or_else(|| self.general.clone());
             }
-            if fixed.limit == 0 || !fixed.count(rows) || fixed.builds == 0 {
+            if !fixed.count(rows) || fixed.builds == 0 {
                 return self.general.clone();
             }
             fixed.builds -= 1;
