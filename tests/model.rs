@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, reference};
+use common::{
+    Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, node, reference, tensor_f32,
+};
 use reloop_edge::ErrorKind;
 use reloop_edge::features::Item;
 use reloop_edge::model::{Model, ModelOutput};
@@ -306,34 +308,19 @@ fn fixed_plans_are_bounded_rationed_and_keep_the_recent_sizes() {
 /// about `w * w * 4` bytes more weights), and an embedding table of
 /// `rows` rows (the fixture's six first, so the same outputs again).
 fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
-    use tract_onnx::pb;
-    let tensor = |name: &str, dims: &[usize], data: Vec<f32>| pb::TensorProto {
-        name: name.into(),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: 1,
-        float_data: data,
-        ..Default::default()
-    };
-    let node = |op: &str, inputs: &[&str], output: &str| pb::NodeProto {
-        op_type: op.into(),
-        name: output.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        ..Default::default()
-    };
     let mut graph = mlp_graph(Head::Sigmoid);
     let emb = graph.initializer.iter_mut().find(|t| t.name == "emb").unwrap();
     emb.float_data.resize(rows.max(6) * 2, 0.25);
     emb.dims[0] = rows.max(6) as i64;
-    graph.initializer.push(tensor("side_a", &[3, w], vec![0.001; 3 * w]));
-    graph.initializer.push(tensor("side_b", &[w, w], vec![0.0001; w * w]));
-    graph.initializer.push(tensor("side_c", &[w, 1], vec![0.0; w]));
+    graph.initializer.push(tensor_f32("side_a", &[3, w as i64], vec![0.001; 3 * w]));
+    graph.initializer.push(tensor_f32("side_b", &[w as i64, w as i64], vec![0.0001; w * w]));
+    graph.initializer.push(tensor_f32("side_c", &[w as i64, 1], vec![0.0; w]));
     let at = graph.node.iter().position(|n| n.output[0] == "logit").unwrap();
-    graph.node[at].output[0] = "logit0".into();
-    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], "side1"));
-    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], "side2"));
-    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], "side3"));
-    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], "logit"));
+    graph.node[at] = node("Add", &["mm2", "b2"], &["logit0"], vec![]);
+    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], &["side1"], vec![]));
+    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], &["side2"], vec![]));
+    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], &["side3"], vec![]));
+    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], &["logit"], vec![]));
     encode_model(graph)
 }
 

@@ -50,7 +50,7 @@ pub fn reference(user: i64, item: i64, dense: f32) -> (f32, [f32; 3]) {
     (1.0 / (1.0 + (-logit).exp()), h)
 }
 
-fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
+pub fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
     pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
 }
 
@@ -78,7 +78,7 @@ fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfo
     }
 }
 
-fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<pb::AttributeProto>) -> pb::NodeProto {
+pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<pb::AttributeProto>) -> pb::NodeProto {
     pb::NodeProto {
         op_type: op.into(),
         name: format!("{op}_{}", outputs[0]),
