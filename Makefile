@@ -3,31 +3,36 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker vendor-check
+.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker vendor-check
 
-# Native tools (replay, train) build with the `native` profile: opt-level 3
-# without the wasm package's LTO, so a fresh build takes minutes, not tens.
-NATIVE = cargo run --locked --profile native
+# Native tools (replay, train; the reloop-tools crate) build with the
+# `native` profile: opt-level 3 without the wasm package's LTO, so a fresh
+# build takes minutes, not tens.
+NATIVE = cargo run --locked --profile native -p reloop-tools
 
 # Main job: fetch MovieLens (cached), replay its test period through the
 # loop and print the report, build the npm package, then build the browser
 # demo and serve it on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it).
 demo: data replay pkg serve
 demo: DATA_PROFILE = native
-demo: DATA_FEATURES = replay
 
 # Every test layer: the vendored tract check, unit, property, golden, data,
-# parity and doc tests (all features: the MovieLens tests need `make data`),
-# lints, then the wasm tests in Chromium and Node, the package build, the
-# Worker in workerd and the demo page in Chromium.
-test: data vendor-check
-	cargo test --locked --all-features --all-targets
-	cargo test --locked --all-features --doc
-	cargo clippy --locked --all-features --all-targets -- -D warnings
-	cargo fmt --check
+# parity and doc tests of every crate of the workspace (all features: the
+# MovieLens tests need `make data`), lints, then the wasm tests in Chromium
+# and Node, the package build, the Worker in workerd and the demo page in
+# Chromium.
+test: data vendor-check layers
+	cargo test --locked --workspace --all-features --all-targets
+	cargo test --locked --workspace --all-features --doc
+	cargo clippy --locked --workspace --all-features --all-targets -- -D warnings
+	cargo fmt --all --check
 	$(MAKE) test-wasm
 	$(MAKE) test-worker
 	$(MAKE) test-page
+
+# The crates are the layers: what each may not link (scripts/check-layers.sh).
+layers:
+	@bash scripts/check-layers.sh
 
 # vendor/tract-* must be the published crates plus vendor/patches/ and nothing else.
 vendor-check:
@@ -40,20 +45,20 @@ data:
 # The prequential replay (DESIGN §5): tunes on the first 25% of the stream,
 # reports on the rest; writes target/replay/report.{md,json}.
 replay: data
-	@$(NATIVE) --features replay --bin replay -- --quiet
+	@$(NATIVE) --bin replay -- --quiet
 
 # Retrains the bundled default model into models/ (seeded, reproducible).
 model: data
 	$(NATIVE) --features train --bin train -- --out models
 
-# Criterion benchmarks of the engine (minutes; run on demand).
+# Criterion benchmarks of the error memory (minutes; run on demand).
 bench:
-	cargo bench --locked --bench sketch
+	cargo bench --locked -p reloop-core --bench sketch
 
 # Fuzz the saved-memory decoder for FUZZ_SECONDS (needs `cargo install cargo-fuzz`).
 FUZZ_SECONDS ?= 300
 fuzz:
-	mkdir -p fuzz/corpus/decode && cp tests/golden/*.bin fuzz/corpus/decode/
+	mkdir -p fuzz/corpus/decode && cp crates/core/tests/golden/*.bin fuzz/corpus/decode/
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 # Tools for the wasm package and tests (rust target, wasm-bindgen CLI at the
@@ -76,8 +81,9 @@ WASM_TEST_ENV = CARGO_PROFILE_TEST_OPT_LEVEL=1 CARGO_PROFILE_TEST_DEBUG=0 \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER)
 test-wasm: wasm-tools
-	$(WASM_TEST_ENV) cargo test --locked --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
-	$(WASM_TEST_ENV) cargo clippy --locked --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+	$(WASM_TEST_ENV) cargo test --locked -p reloop-edge --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
+	$(WASM_TEST_ENV) cargo clippy --locked -p reloop-edge --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+	$(WASM_TEST_ENV) cargo clippy --locked -p reloop-edge -p reloop-runtime -p reloop-core --target wasm32-unknown-unknown --lib -- -D warnings
 	$(MAKE) pkg
 
 # reloop-edge vs onnxruntime-web in Node on the bundled model (p50/p99 per
@@ -90,9 +96,8 @@ bench-wasm: pkg
 # stream exported by the demo_data bin (dev profile by default: reuses the
 # build of `cargo test`).
 DATA_PROFILE ?= dev
-DATA_FEATURES ?= data
 www: data
-	DATA_PROFILE=$(DATA_PROFILE) DATA_FEATURES=$(DATA_FEATURES) bash scripts/build-www.sh
+	DATA_PROFILE=$(DATA_PROFILE) bash scripts/build-www.sh
 
 # Serves target/www on 127.0.0.1 (plain static files); Ctrl-C stops it.
 PORT ?= 8080

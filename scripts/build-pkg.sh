@@ -49,7 +49,7 @@ fi
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-$rustflags}"
 
 echo "== cargo rustc (release, wasm32 + simd128, cdylib, LTO, std: ${PKG_STD:-rebuilt})"
-cargo rustc --locked --release --lib --target wasm32-unknown-unknown --crate-type cdylib "${std_args[@]}"
+cargo rustc --locked --release -p reloop-edge --lib --target wasm32-unknown-unknown --crate-type cdylib "${std_args[@]}"
 
 echo "== wasm-bindgen $want --target web"
 rm -rf "$OUT"

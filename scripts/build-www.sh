@@ -14,12 +14,12 @@ done
 uplot=node_modules/uplot/dist
 [[ -f $uplot/uPlot.esm.js ]] || { echo "build-www: $uplot is missing; run npm ci" >&2; exit 1; }
 
-# The data: fetched once into the user cache, exported with the crate's own loader.
-# The export takes ~1 s even unoptimised, so the default `dev` profile reuses what
-# `cargo test` built; DATA_PROFILE=native DATA_FEATURES=replay reuses exactly what
-# `make replay` built (another feature set would rebuild tract and the rest).
+# The data: fetched once into the user cache, exported with reloop-tools' own
+# loader. The export takes ~1 s even unoptimised, so the default `dev` profile
+# reuses what `cargo test` built; DATA_PROFILE=native reuses exactly what
+# `make replay` built.
 bash scripts/fetch-movielens.sh >&2
-cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" --features "${DATA_FEATURES:-data}" --bin demo_data -- "$out/data"
+cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" -p reloop-tools --bin demo_data -- "$out/data"
 
 mkdir -p "$out/pkg" "$out/vendor"
 cp www/*.html www/*.css www/*.js "$out/"

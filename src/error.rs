@@ -1,96 +1,54 @@
-//! The crate's one error type: a small kind plus a message naming the field,
-//! item or byte offset at fault.
+//! Errors at the JS boundary: every failure is a real `Error` object with
+//! `name = "ReloopError"` and a stable `code` ([`reloop_core::ErrorKind::code`]),
+//! never a bare string, a wasm trap or an uncoded glue error.
 
-use std::fmt;
+use js_sys::Reflect;
+use reloop_core::Error;
+use wasm_bindgen::{JsCast, JsValue};
 
-/// What went wrong, in a form callers can branch on.
-///
-/// Each kind has a stable string code (see [`ErrorKind::code`]) that the
-/// JavaScript binding puts on the thrown `Error` as `code`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// A configuration value is out of range or inconsistent.
-    InvalidConfig,
-    /// A call argument (vector, label, item) is malformed.
-    InvalidInput,
-    /// The model could not be loaded, optimised or run.
-    Model,
-    /// Saved bytes fail validation (truncated, flipped, absurd sizes).
-    CorruptData,
-    /// Saved bytes use a format version this build does not read.
-    UnsupportedVersion,
-    /// Saved bytes were written for another model or another memory layout.
-    ModelMismatch,
+/// What every exported method returns: the value, or the thrown `ReloopError`.
+pub(crate) type JsResult<T> = std::result::Result<T, JsValue>;
+
+/// A JS `Error` with `name = "ReloopError"` and `code`.
+pub(crate) fn coded(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("ReloopError");
+    let _ = Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
 }
 
-impl ErrorKind {
-    /// Stable code for programmatic handling (`E_INVALID_INPUT`, ...).
-    pub const fn code(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidConfig => "E_INVALID_CONFIG",
-            ErrorKind::InvalidInput => "E_INVALID_INPUT",
-            ErrorKind::Model => "E_MODEL",
-            ErrorKind::CorruptData => "E_CORRUPT_MEMORY",
-            ErrorKind::UnsupportedVersion => "E_UNSUPPORTED_VERSION",
-            ErrorKind::ModelMismatch => "E_MODEL_MISMATCH",
-        }
+/// The `ReloopError` of a core error.
+pub(crate) fn to_js(e: &Error) -> JsValue {
+    coded(e.code(), e.message())
+}
+
+/// The message of something JS threw.
+pub(crate) fn thrown(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e.as_string().unwrap_or_else(|| "a non-Error value".into()),
     }
 }
 
-/// Error returned by every fallible operation of the crate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-}
-
-impl Error {
-    /// Builds an error of `kind` with a message naming what is at fault.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+/// What kind of JS value `v` is, for error messages.
+pub(crate) fn js_type(v: &JsValue) -> &'static str {
+    if v.is_null() {
+        "null"
+    } else if v.is_undefined() {
+        "undefined"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if v.as_f64().is_some() || v.is_bigint() {
+        "a number"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_function() {
+        "a function"
+    } else if v.is_symbol() {
+        "a symbol"
+    } else if v.is_object() {
+        "an object"
+    } else {
+        "an unsupported value"
     }
-
-    pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidConfig, message)
-    }
-
-    pub(crate) fn input(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidInput, message)
-    }
-
-    pub(crate) fn corrupt(message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::CorruptData, message)
-    }
-
-    /// The kind, for matching.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The stable code of the kind (`E_CORRUPT_MEMORY`, ...).
-    pub fn code(&self) -> &'static str {
-        self.kind.code()
-    }
-
-    /// The human-readable message, without the code.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.code(), self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// Result alias used across the crate.
-pub type Result<T> = std::result::Result<T, Error>;
-
-/// Rejects NaN and infinities, naming the value.
-pub(crate) fn check_finite(name: &str, value: f32) -> Result<()> {
-    if value.is_finite() { Ok(()) } else { Err(Error::input(format!("{name} must be finite, got {value}"))) }
 }

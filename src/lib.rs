@@ -1,67 +1,87 @@
 //! # reloop-edge
 //!
-//! Self-correcting click-through-rate scoring for the edge, after ReLoop2
-//! (Zhu et al., KDD 2023). A frozen base model gives `y_base` and a hidden
-//! key vector `h` per item; an [`Sketch`] (LSH error memory) remembers how
-//! wrong the model was on similar recent items, and an [`Estimator`] corrects
-//! the score — no server round-trip, no gradient step.
+//! The npm package's crate: the WebAssembly binding of
+//! [`reloop_runtime`] (the ONNX model and the scoring session) over
+//! [`reloop_core`] (the error memory). It only converts: JS values in,
+//! typed arrays and coded errors out; every decision (how options combine
+//! with a saved memory, what a model mismatch does, how a field is encoded)
+//! is made in the crates below, so Rust callers get the same behaviour.
 //!
-//! Entry points:
-//! * [`Session`] — one memory plus one estimator: [`Session::score`],
-//!   [`Session::record`], [`Session::reset`];
-//! * [`codec::encode`] / [`codec::decode`] — the versioned saved-memory format;
-//! * [`Sketch`] and [`Estimator`] for direct use.
+//! Two JS classes: [`Model`] (`Model.bundled()`, `Model.fromOnnx(bytes,
+//! spec)`; loaded once, shared) and [`Session`] (`new Session(model,
+//! options, saved)`; `score`, `scoreDetailed`, `record`,
+//! `recordImpression`, `save`, `reset`). One ES module (wasm-bindgen
+//! `--target web`) and one init for every host: a Worker passes its compiled
+//! module synchronously (`initSync({ module })`), a browser lets
+//! `await init()` fetch the `.wasm` next to the JS, Node passes the bytes.
 //!
-//! Core modules know nothing of JavaScript; every fallible call returns
-//! [`Result`] with an [`Error`] whose [`ErrorKind`] has a stable code.
-//!
-//! # Examples
+//! ```js
+//! import init, { Model, Session } from "reloop-edge";
+//! await init();                                   // browser; see above for Worker / Node
+//! const model = Model.bundled();                  // once per page / isolate
+//! const session = new Session(model, { halfLife: 50 }, savedBytes);
+//! const scores = session.score(items, context);   // Float32Array, one per item
+//! session.record(items[3], true, context);        // the user clicked item 3
 //! ```
-//! use reloop_edge::{ModelId, Session, SessionConfig, SketchConfig};
 //!
-//! let config = SessionConfig { sketch: SketchConfig { dim: 2, ..Default::default() }, ..Default::default() };
-//! let mut session = Session::new(config, ModelId::digest(&[b"my-model"]), None)?;
-//! let h = [0.3, -1.2];
-//! for _ in 0..5 {
-//!     session.record(0.2, &h, true)?; // the model said 0.2, the user clicked
-//! }
-//! let p = session.score_one(0.2, &h)?;
-//! assert!(p.score > p.base);
-//! let saved = reloop_edge::codec::encode(&session);
-//! let restored = reloop_edge::codec::decode(&saved, session.model_id(), None)?;
-//! assert_eq!(restored.sketch().len(), 5);
-//! # Ok::<(), reloop_edge::Error>(())
-//! ```
+//! One file per concern: [`model`] and [`session`] (the classes),
+//! `options` (the options object and the resolved view), `reader` (how
+//! items are read: one definition for every call), `error` (coded
+//! `ReloopError`s), `lifetime` (start-up, `free()`, the model table); the
+//! JS snippets they import are in `src/js/`, the shared TypeScript types in
+//! `src/types.d.ts`.
+//!
+//! Guarantees at the boundary:
+//! * nothing from JS reaches a panic: every argument arrives as a `JsValue`
+//!   and is checked (type, finiteness, batch size) before the crates below
+//!   see it, and whatever a getter or a Proxy throws becomes a coded error;
+//! * errors are `Error` objects with `name = "ReloopError"` and a `code`
+//!   (`E_INVALID_INPUT`, `E_INVALID_CONFIG`, `E_MODEL`, `E_CORRUPT_MEMORY`,
+//!   `E_MODEL_MISMATCH`, `E_UNSUPPORTED_VERSION`); a failed call leaves the
+//!   session as it was;
+//! * `free()` is final and idempotent: using a freed `Model` or `Session`
+//!   throws an `E_INVALID_INPUT` error;
+//! * `new Session(x)` with anything but a live `Model` throws
+//!   `E_INVALID_INPUT`.
 
+#![cfg(target_arch = "wasm32")]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
-pub mod codec;
-pub mod error;
-pub mod estimate;
-pub mod identity;
-#[cfg(target_arch = "wasm32")]
-pub mod js;
-#[cfg(feature = "replay")]
-pub mod replay;
-pub mod session;
-pub mod sketch;
+use js_sys::{ArrayBuffer, Uint8Array};
+use reloop_core::Error;
+use wasm_bindgen::prelude::*;
 
-pub use error::{Error, ErrorKind, Result};
-pub use estimate::{Estimator, PaperParams, Prediction, ResidualParams};
-pub use identity::ModelId;
-pub use session::{Session, SessionConfig};
-pub use sketch::{Readout, Sketch, SketchConfig};
-pub mod bundled;
-pub mod features;
+pub(crate) mod error;
+pub(crate) mod lifetime;
 pub mod model;
-#[cfg(feature = "data")]
-pub mod movielens;
-pub mod plans;
-pub mod scorer;
-pub mod spec;
-#[cfg(feature = "train")]
-pub mod train;
-pub use model::{Model, ModelOutput};
-pub use scorer::{RestorePolicy, Restored, Scorer, ScoringSession};
-pub use spec::ModelSpec;
+pub(crate) mod options;
+pub(crate) mod reader;
+pub mod session;
+
+pub use model::Model;
+pub use session::Session;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = include_str!("types.d.ts");
+
+/// Once per instance, before any model or session: see [`lifetime::start`].
+pub(crate) fn start() {
+    lifetime::start(|| [(JsValue::from(Model::probe()), "Model"), (JsValue::from(Session::probe()), "Session")]);
+}
+
+/// An `E_INVALID_INPUT` error.
+pub(crate) fn input(message: impl Into<String>) -> Error {
+    Error::input(message)
+}
+
+/// A `Uint8Array` or `ArrayBuffer` argument, copied into wasm memory.
+pub(crate) fn bytes_arg(name: &str, value: &JsValue) -> Result<Vec<u8>, Error> {
+    if let Some(array) = value.dyn_ref::<Uint8Array>() {
+        Ok(array.to_vec())
+    } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+        Ok(Uint8Array::new(buffer).to_vec())
+    } else {
+        Err(input(format!("{name} must be a Uint8Array or an ArrayBuffer")))
+    }
+}

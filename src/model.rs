@@ -1,711 +1,163 @@
-//! The base model runtime (the slow learner): an ONNX CTR model loaded from
-//! bytes with tract-onnx, fed by the [feature encoder](crate::features),
-//! giving per row the click probability `y_base` and the hidden key vector
-//! `h` the error memory hashes (DESIGN §2).
-//!
-//! Lifecycle: [`Model::load`] decodes the ONNX (no file system: bytes only,
-//! external tensor data is refused), checks it against the
-//! [spec](crate::spec), fixes each input's fact to `[N, width]` with a
-//! symbolic batch `N`, makes the two outputs named in the spec the graph's
-//! outputs — the hidden one may be any intermediate tensor or node, which is
-//! exposed before optimising — optimises once and keeps the runnable plan.
-//! A [`Model`] is an `Arc`: cloning and sharing it across sessions and
-//! threads is free and never reloads.
-//!
-//! Per call: the items are encoded straight into reused input tensors, the
-//! plan runs in a reused tract state (a small pool of them, so concurrent
-//! callers do not serialise), and the outputs are copied into the caller's
-//! [`ModelOutput`]. The general plan has a symbolic batch, so any batch size
-//! runs at once; a size that is run again gets a plan fixed to it, which
-//! tract optimises further (see [`crate::plans`]).
-//!
-//! tract errors are converted here, with their context chain, into
-//! [`ErrorKind::Model`].
-//!
-//! # Examples
-//! ```no_run
-//! use reloop_edge::features::Item;
-//! use reloop_edge::model::{Model, ModelOutput};
-//! # fn demo(onnx: &[u8], spec_json: &str, items: &[Item]) -> reloop_edge::Result<()> {
-//! let model = Model::from_json(onnx, spec_json)?;
-//! let mut out = ModelOutput::default();
-//! model.run(items, &Item::new(), &mut out)?;
-//! println!("y_base = {:?}, h[0] = {:?}", out.y_base(), out.hidden_row(0));
-//! # Ok(()) }
-//! ```
+//! The JS class `Model`: a loaded, optimised ONNX model with its spec,
+//! shared by every session of a page or isolate.
 
-use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
+use std::cell::OnceCell;
 
-use tract_onnx::model::OnnxOpRegister;
-use tract_onnx::pb;
-use tract_onnx::prelude::{
-    DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, TractError, tvec,
-};
-use tract_onnx::tract_hir::internal::DimLike;
+use js_sys::Reflect;
+use reloop_core::Error;
+use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::features::{Encoder, InputBuffer, Item};
-use crate::identity::ModelId;
-use crate::plans::{Plans, Workspace};
-use crate::sketch::MAX_DIM;
-use crate::spec::{DType, ModelSpec, OutputKind};
+use crate::error::{JsResult, coded, js_type, to_js};
+use crate::lifetime::{self, HANDLE_PROPERTY};
+use crate::{bytes_arg, input};
 
-/// ONNX `TensorProto.DataType` codes.
-const ONNX_FLOAT: i32 = 1;
-const ONNX_INT64: i32 = 7;
-/// ONNX `TensorProto.DataLocation.EXTERNAL`.
-const ONNX_EXTERNAL: i32 = 1;
-
-/// Converts a tract (anyhow) error at the edge of this module (and of
-/// [`crate::plans`]), keeping its context chain.
-pub(crate) fn model_err(context: &str, e: TractError) -> Error {
-    Error::new(ErrorKind::Model, format!("{context}: {e:#}"))
+thread_local! {
+    static BUNDLED: OnceCell<reloop_runtime::Model> = const { OnceCell::new() };
 }
 
-/// One input as the runtime feeds it.
-#[derive(Debug)]
-struct InputPlan {
-    /// Position among the spec's inputs (and the encoder's buffers).
-    spec_index: usize,
-    dtype: DType,
-    width: usize,
-    /// Fed as `[N]` (ONNX input of rank 1) rather than `[N, width]`.
-    rank1: bool,
-}
-
-#[derive(Debug)]
-struct Inner {
-    plans: Plans,
-    spec: ModelSpec,
-    encoder: Encoder,
-    id: ModelId,
-    /// Inputs in the plan's order.
-    inputs: Vec<InputPlan>,
-    kind: OutputKind,
-    hidden_dim: usize,
-}
-
-/// A loaded, optimised model with its spec and encoder. Cheap to clone
-/// (an `Arc`); share one per process or isolate.
-#[derive(Clone, Debug)]
+/// A loaded, optimised ONNX model with its spec (JS class `Model`). Load it
+/// once and share it between sessions.
+#[wasm_bindgen]
 pub struct Model {
-    inner: Arc<Inner>,
+    /// `None` only for the throw-away probe of [`crate::start`].
+    model: Option<reloop_runtime::Model>,
+    /// Its entry in the model table (0: none).
+    handle: u32,
 }
 
-/// The result of a batch: `y_base` per row and the hidden vectors, row-major.
-/// Reuse one across calls to avoid reallocating.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ModelOutput {
-    y_base: Vec<f32>,
-    hidden: Vec<f32>,
-    dim: usize,
-}
-
-impl ModelOutput {
-    /// Rows in the last result.
-    pub fn rows(&self) -> usize {
-        self.y_base.len()
+#[wasm_bindgen]
+impl Model {
+    /// The bundled MovieLens-100K model (see `MovieLensItem` /
+    /// `MovieLensContext` for its fields). Loaded on the first call and
+    /// shared by every later one.
+    ///
+    /// @throws {ReloopError} `E_MODEL` only if the build is broken.
+    pub fn bundled() -> JsResult<Model> {
+        crate::start();
+        let model = BUNDLED.with(|cell| -> Result<reloop_runtime::Model, Error> {
+            if let Some(m) = cell.get() {
+                return Ok(m.clone());
+            }
+            let m = reloop_runtime::bundled::model()?;
+            Ok(cell.get_or_init(|| m).clone())
+        });
+        model.map(Model::register).map_err(|e| to_js(&e))
     }
 
-    /// Hidden width `d`.
-    pub fn dim(&self) -> usize {
-        self.dim
+    /// Loads an ONNX model (bytes: `Uint8Array` or `ArrayBuffer`) with its
+    /// spec (JSON text or the parsed object).
+    ///
+    /// @throws {ReloopError} `E_MODEL` for bytes tract cannot load or a graph that does
+    /// not fit the spec; `E_INVALID_CONFIG` for an invalid spec; `E_INVALID_INPUT` for
+    /// arguments of the wrong type.
+    #[wasm_bindgen(js_name = fromOnnx)]
+    pub fn from_onnx(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] onnx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | object")] spec: JsValue,
+    ) -> JsResult<Model> {
+        crate::start();
+        let bytes = bytes_arg("onnx", &onnx).map_err(|e| to_js(&e))?;
+        let spec_text = if let Some(text) = spec.as_string() {
+            text
+        } else if spec.is_object() {
+            js_sys::JSON::stringify(&spec)
+                .ok()
+                .and_then(|s| s.as_string())
+                .ok_or_else(|| to_js(&Error::config("model spec: the object cannot be turned into JSON")))?
+        } else {
+            return Err(to_js(&input("spec must be JSON text or an object")));
+        };
+        let model = reloop_runtime::Model::from_json(&bytes, &spec_text).map_err(|e| to_js(&e))?;
+        Ok(Model::register(model))
     }
 
-    /// Click probability per row, in [0, 1].
-    pub fn y_base(&self) -> &[f32] {
-        &self.y_base
+    /// The model identity (hex SHA-256 of the ONNX bytes and the spec) that
+    /// binds saved memories.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> JsResult<String> {
+        Ok(self.get()?.id().to_hex())
     }
 
-    /// All hidden vectors, `rows × dim`, row-major.
-    pub fn hidden(&self) -> &[f32] {
-        &self.hidden
+    /// The handle `new Session` finds this model by (internal; not typed).
+    #[wasm_bindgen(getter = __reloopHandle, skip_typescript)]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
-    /// The hidden vector of `row`, if it exists.
-    pub fn hidden_row(&self, row: usize) -> Option<&[f32]> {
-        let from = row.checked_mul(self.dim)?;
-        self.hidden.get(from..from.checked_add(self.dim)?)
+    /// Width of the hidden key vector the memory hashes.
+    #[wasm_bindgen(getter, js_name = hiddenDim)]
+    pub fn hidden_dim(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.hidden_dim()).unwrap_or(u32::MAX))
     }
 
-    fn clear(&mut self, dim: usize) {
-        self.y_base.clear();
-        self.hidden.clear();
-        self.dim = dim;
+    /// The training label rate `p0` from the spec.
+    #[wasm_bindgen(getter)]
+    pub fn p0(&self) -> JsResult<f32> {
+        Ok(self.get()?.p0())
+    }
+
+    /// Largest batch `score` accepts.
+    #[wasm_bindgen(getter, js_name = maxBatch)]
+    pub fn max_batch(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.spec().max_batch).unwrap_or(u32::MAX))
+    }
+
+    /// The field names the model reads (from items or the context), sorted.
+    #[wasm_bindgen(getter)]
+    pub fn fields(&self) -> JsResult<Vec<String>> {
+        Ok(self.get()?.field_names().map(String::from).collect())
+    }
+
+    /// The spec as canonical JSON text.
+    #[wasm_bindgen(js_name = specJson)]
+    pub fn spec_json(&self) -> JsResult<String> {
+        let bytes = self.get()?.spec().canonical_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
 impl Model {
-    /// Loads an ONNX model from bytes with a spec given as JSON text.
-    ///
-    /// # Errors
-    /// As [`ModelSpec::from_json`] and [`Model::load`].
-    pub fn from_json(onnx: &[u8], spec_json: &str) -> Result<Model> {
-        Model::load(onnx, ModelSpec::from_json(spec_json)?)
+    /// An instance with no model, only to reach the class prototype.
+    pub(crate) fn probe() -> Model {
+        Model { model: None, handle: 0 }
     }
 
-    /// Loads, checks against `spec`, optimises and plans the model.
-    ///
-    /// # Errors
-    /// * [`ErrorKind::InvalidConfig`] if the spec is invalid on its own;
-    /// * [`ErrorKind::Model`] if the bytes are not a readable ONNX model, or
-    ///   the model disagrees with the spec: an input missing on either side,
-    ///   a wrong element type or width, an unknown output or hidden name, an
-    ///   output without the batch dimension, a probability output of the
-    ///   wrong width for its kind, or `mu` not as long as the hidden vector.
-    ///   The message names the spec key at fault.
-    pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
-        let encoder = Encoder::new(&spec)?;
-        let proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &*onnx)
-            .map_err(|e| model_err("onnx: not a readable ONNX model", e))?;
-        let Some(graph) = proto.graph.as_ref() else {
-            return Err(Error::new(ErrorKind::Model, "onnx: the model has no graph"));
+    fn get(&self) -> JsResult<&reloop_runtime::Model> {
+        self.model
+            .as_ref()
+            .ok_or_else(|| coded(reloop_core::ErrorKind::InvalidInput.code(), "this Model is not loaded"))
+    }
+
+    /// A JS `Model` over `model`, entered in the model table.
+    fn register(model: reloop_runtime::Model) -> Model {
+        let handle = lifetime::register(&model);
+        Model { model: Some(model), handle }
+    }
+
+    /// The model behind `value`, which JS passed as a `Model`.
+    pub(crate) fn lookup(value: &JsValue) -> JsResult<reloop_runtime::Model> {
+        let not_a_model = || {
+            let got = js_type(value);
+            to_js(&input(format!("model must be a Model from Model.bundled() or Model.fromOnnx(), got {got}")))
         };
-        check_graph(graph, "graph")?;
-        let declared = declared_inputs(graph);
-        let widths = spec.input_widths();
-
-        // Every non-constant graph input must be in the spec and agree with it.
-        for (name, elem, dims) in &declared {
-            let Some((k, input)) = spec.inputs.iter().enumerate().find(|(_, i)| &i.name == name) else {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!("inputs: model input `{name}` is not described in the spec"),
-                ));
-            };
-            let want = match input.dtype {
-                DType::I64 => ONNX_INT64,
-                DType::F32 => ONNX_FLOAT,
-            };
-            if *elem != 0 && *elem != want {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!(
-                        "inputs[{k}].dtype: model input `{name}` has ONNX element type {} but the spec says {}",
-                        onnx_type_name(*elem),
-                        input.dtype.name()
-                    ),
-                ));
-            }
-            let width = widths.get(k).copied().unwrap_or(0);
-            match dims.as_deref() {
-                None => {}
-                Some([_]) if width == 1 => {}
-                Some([_]) => {
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "inputs[{k}].columns: model input `{name}` is [batch] (one column) but the spec fills {width}"
-                        ),
-                    ));
-                }
-                Some([_, Some(w)]) if *w != width as i64 => {
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "inputs[{k}].columns: model input `{name}` is {w} wide but the spec fills {width} columns"
-                        ),
-                    ));
-                }
-                Some([_, _]) => {}
-                Some(other) => {
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "inputs[{k}]: model input `{name}` has rank {}; only [batch] and [batch, width] inputs are supported",
-                            other.len()
-                        ),
-                    ));
-                }
-            }
+        if !value.is_object() {
+            return Err(not_a_model());
         }
-        for (k, input) in spec.inputs.iter().enumerate() {
-            if !declared.iter().any(|(name, _, _)| *name == input.name) {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!("inputs[{k}].name: the model has no input `{}`", input.name),
-                ));
-            }
-        }
-
-        let framework = tract_onnx::onnx();
-        let mut missing = BTreeSet::new();
-        unsupported_ops(graph, &framework.op_register, &mut missing);
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
-            return Err(Error::new(
-                ErrorKind::Model,
-                format!(
-                    "onnx: this build has no implementation of {}{}",
-                    names.join(", "),
-                    if missing.iter().any(|op| LEFT_OUT_OPS.contains(&op.as_str())) {
-                        " (left out of the package to keep it small; the cargo feature `all-onnx-ops` builds them in)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        let parsed = framework
-            .with_ignore_value_info(true)
-            .parse(&proto, None)
-            .map_err(|e| model_err("onnx: cannot translate the graph", e))?;
-        if !parsed.unresolved_inputs.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Model,
-                format!("onnx: the graph uses undefined tensors {:?}", parsed.unresolved_inputs),
-            ));
-        }
-        let mut model = parsed.model;
-        let batch = model.sym("N");
-        let input_outlets = model.input_outlets().map_err(|e| model_err("onnx", e))?.to_vec();
-        let mut inputs = Vec::with_capacity(input_outlets.len());
-        for (ix, outlet) in input_outlets.iter().enumerate() {
-            let name = model.node(outlet.node).name.clone();
-            let Some(k) = spec.inputs.iter().position(|i| i.name == name) else {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!("inputs: model input `{name}` is not described in the spec"),
-                ));
-            };
-            let (dtype, width) = match (spec.inputs.get(k), widths.get(k)) {
-                (Some(i), Some(&w)) => (i.dtype, w),
-                _ => return Err(Error::new(ErrorKind::Model, format!("inputs: no layout for `{name}`"))),
-            };
-            let rank1 = declared.iter().any(|(n, _, dims)| *n == name && dims.as_ref().is_some_and(|d| d.len() == 1));
-            let dt = match dtype {
-                DType::I64 => DatumType::I64,
-                DType::F32 => DatumType::F32,
-            };
-            let shape: Vec<TDim> = if rank1 { vec![batch.to_dim()] } else { vec![batch.to_dim(), width.to_dim()] };
-            model
-                .set_input_fact(ix, InferenceFact::dt_shape(dt, shape))
-                .map_err(|e| model_err(&format!("inputs[{k}]: cannot set the fact of `{name}`"), e))?;
-            inputs.push(InputPlan { spec_index: k, dtype, width, rank1 });
-        }
-
-        let find = |key: &str, name: &str| {
-            parsed
-                .outlets_by_name
-                .get(name)
-                .copied()
-                .or_else(|| model.nodes().iter().find(|n| n.name == name).map(|n| n.id.into()))
-                .ok_or_else(|| {
-                    Error::new(ErrorKind::Model, format!("{key}: no tensor or node named `{name}` in the model"))
-                })
-        };
-        let probability = find("outputs.probability", &spec.outputs.probability)?;
-        let hidden = find("outputs.hidden", &spec.outputs.hidden)?;
-        if probability == hidden {
-            return Err(Error::new(ErrorKind::Model, "outputs.hidden: names the same tensor as outputs.probability"));
-        }
-        model.select_output_outlets(&[probability, hidden]).map_err(|e| model_err("outputs", e))?;
-
-        let typed =
-            model.into_typed().map_err(|e| model_err("onnx: cannot type the graph with the spec's inputs", e))?;
-        let outputs = typed.output_outlets().map_err(|e| model_err("outputs", e))?.to_vec();
-        let [prob_outlet, hidden_outlet] = outputs[..] else {
-            return Err(Error::new(ErrorKind::Model, "outputs: expected two outputs after typing"));
-        };
-        let batch_dim = batch.to_dim();
-        let per_row = |key: &str, name: &str, outlet| -> Result<usize> {
-            let fact = typed.outlet_fact(outlet).map_err(|e| model_err(key, e))?;
-            if !fact.datum_type.is_float() {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!("{key}: `{name}` is {:?}, expected floating point", fact.datum_type),
-                ));
-            }
-            let dims: Vec<TDim> = fact.shape.iter().cloned().collect();
-            match dims.first() {
-                Some(first) if *first == batch_dim => {}
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::Model,
-                        format!(
-                            "{key}: `{name}` has shape {:?}, which does not start with the batch dimension",
-                            fact.shape
-                        ),
-                    ));
-                }
-            }
-            let mut size = 1usize;
-            for d in dims.iter().skip(1) {
-                let d = d.to_usize().map_err(|_| {
-                    Error::new(
-                        ErrorKind::Model,
-                        format!("{key}: `{name}` has shape {:?}, whose row size is not fixed", fact.shape),
-                    )
-                })?;
-                size = size.saturating_mul(d);
-            }
-            Ok(size)
-        };
-        let prob_width = per_row("outputs.probability", &spec.outputs.probability, prob_outlet)?;
-        let want = if spec.outputs.kind == OutputKind::Softmax2 { 2 } else { 1 };
-        if prob_width != want {
-            return Err(Error::new(
-                ErrorKind::Model,
-                format!(
-                    "outputs.kind: `{}` has {prob_width} values per row but kind {:?} needs {want}",
-                    spec.outputs.probability, spec.outputs.kind
-                ),
-            ));
-        }
-        let hidden_dim = per_row("outputs.hidden", &spec.outputs.hidden, hidden_outlet)?;
-        if hidden_dim == 0 || hidden_dim > MAX_DIM as usize {
-            return Err(Error::new(
-                ErrorKind::Model,
-                format!(
-                    "outputs.hidden: `{}` has {hidden_dim} values per row, expected 1..={MAX_DIM}",
-                    spec.outputs.hidden
-                ),
-            ));
-        }
-        if let Some(mu) = &spec.mu {
-            if mu.len() != hidden_dim {
-                return Err(Error::new(
-                    ErrorKind::Model,
-                    format!(
-                        "mu: has {} values but the hidden vector `{}` has {hidden_dim}",
-                        mu.len(),
-                        spec.outputs.hidden
-                    ),
-                ));
-            }
-        }
-
-        let decluttered = typed.into_decluttered().map_err(|e| model_err("onnx: cannot simplify the graph", e))?;
-        let plans = Plans::new(decluttered, batch)?;
-        // Build one workspace now so a broken plan fails at load, not on the first request.
-        let ws = plans.general().take(encoder.input_count())?;
-        plans.general().give_back(ws);
-        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
-        let kind = spec.outputs.kind;
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, hidden_dim };
-        Ok(Model { inner: Arc::new(inner) })
-    }
-
-    /// The identity binding saved memories: SHA-256 of the ONNX bytes and
-    /// the spec's canonical form.
-    pub fn id(&self) -> &ModelId {
-        &self.inner.id
-    }
-
-    /// The spec the model was loaded with.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.inner.spec
-    }
-
-    /// The encoder compiled from the spec.
-    pub fn encoder(&self) -> &Encoder {
-        &self.inner.encoder
-    }
-
-    /// Width `d` of the hidden key vector.
-    pub fn hidden_dim(&self) -> usize {
-        self.inner.hidden_dim
-    }
-
-    /// The centring vector `μ`, if the spec has one.
-    pub fn mu(&self) -> Option<&[f32]> {
-        self.inner.spec.mu.as_deref()
-    }
-
-    /// The training label rate `p0`.
-    pub fn p0(&self) -> f32 {
-        self.inner.spec.p0
-    }
-
-    /// Batch sizes that currently have a plan fixed to them, least recently
-    /// used first (see [`crate::plans`] for when a size gets one). For
-    /// diagnostics and tests.
-    pub fn fixed_batch_sizes(&self) -> Vec<usize> {
-        self.inner.plans.fixed_sizes()
-    }
-
-    /// How many batch sizes can keep a fixed plan at once: [`crate::plans::MAX_FIXED`],
-    /// or fewer when the model's weights are large (each plan holds its own
-    /// copy; see [`crate::plans::FIXED_PLANS_BUDGET`]).
-    pub fn fixed_plan_limit(&self) -> usize {
-        self.inner.plans.fixed_limit()
-    }
-
-    /// Encodes `items` (with `context` filling what they lack) and runs the
-    /// model; `out` gets one `y_base` and one hidden vector per item.
-    ///
-    /// # Errors
-    /// * [`ErrorKind::InvalidInput`] from the encoder (missing field, wrong
-    ///   type, oversized batch), naming the item and field;
-    /// * [`ErrorKind::Model`] if tract fails or the model outputs a
-    ///   non-finite value (naming the row).
-    ///
-    /// `out` is left empty on error.
-    pub fn run(&self, items: &[Item], context: &Item, out: &mut ModelOutput) -> Result<()> {
-        out.clear(self.inner.hidden_dim);
-        if items.is_empty() {
-            return Ok(());
-        }
-        // Before choosing a plan: an oversized batch must not count towards one.
-        self.inner.encoder.check_batch(items.len())?;
-        let runner = self.inner.plans.for_rows(items.len());
-        let mut ws = runner.take(self.inner.encoder.input_count())?;
-        let result = self.run_in(&mut ws, items, context, out);
-        match &result {
-            Ok(()) => runner.give_back(ws),
-            // Input errors happen before tract runs and leave the workspace clean.
-            Err(e) if e.kind() == ErrorKind::InvalidInput => runner.give_back(ws),
-            // A failed tract run may leave partial values and bound symbols in
-            // its state: drop that workspace rather than reuse it.
-            Err(_) => drop(ws),
-        }
-        if result.is_err() {
-            out.clear(self.inner.hidden_dim);
-        }
-        result
-    }
-
-    fn run_in(&self, ws: &mut Workspace, items: &[Item], context: &Item, out: &mut ModelOutput) -> Result<()> {
-        let inner = &*self.inner;
-        let n = items.len();
-        let encoder = &inner.encoder;
-        // Make sure every input tensor has this batch's shape (reuse when it does).
-        for plan in &inner.inputs {
-            let shape: &[usize] = if plan.rank1 { &[n] } else { &[n, plan.width] };
-            let slot = ws.tensors.get_mut(plan.spec_index).ok_or_else(|| Error::input("input slot"))?;
-            let fits = slot.as_ref().is_some_and(|t| t.shape() == shape);
-            if !fits {
-                let dt = match plan.dtype {
-                    DType::I64 => DatumType::I64,
-                    DType::F32 => DatumType::F32,
-                };
-                *slot = Some(Tensor::zero_dt(dt, shape).map_err(|e| model_err("input tensor", e))?);
-            }
-        }
-        {
-            let mut buffers = Vec::with_capacity(ws.tensors.len());
-            for (k, t) in ws.tensors.iter_mut().enumerate() {
-                let t = t.as_mut().ok_or_else(|| Error::new(ErrorKind::Model, format!("input {k} has no tensor")))?;
-                let buffer = match t.datum_type() {
-                    DatumType::I64 => {
-                        t.to_plain_array_view_mut::<i64>().ok().and_then(|v| v.into_slice()).map(InputBuffer::I64)
-                    }
-                    _ => t.to_plain_array_view_mut::<f32>().ok().and_then(|v| v.into_slice()).map(InputBuffer::F32),
-                };
-                buffers.push(
-                    buffer.ok_or_else(|| Error::new(ErrorKind::Model, format!("input {k} is not a plain tensor")))?,
-                );
-            }
-            encoder.encode_into(items, context, &mut buffers, &mut ws.scratch)?;
-        }
-        let mut values: Vec<Option<TValue>> = ws.tensors.iter_mut().map(|t| t.take().map(TValue::from)).collect();
-        let mut feed = tvec![];
-        for plan in &inner.inputs {
-            let v = values.get(plan.spec_index).and_then(Option::as_ref);
-            feed.push(v.cloned().ok_or_else(|| Error::new(ErrorKind::Model, "input value missing"))?);
-        }
-        let result = ws.state.run(feed).map_err(|e| model_err("model run", e));
-        // Take the input tensors back (no copy once tract has let go of them).
-        for (slot, v) in ws.tensors.iter_mut().zip(values.iter_mut()) {
-            *slot = v.take().map(IntoTensor::into_tensor);
-        }
-        let outputs = result?;
-        let (Some(prob), Some(hidden)) = (outputs.first(), outputs.get(1)) else {
-            return Err(Error::new(ErrorKind::Model, "model run: expected two outputs"));
-        };
-        read_probability(prob, inner.kind, n, &mut out.y_base)?;
-        read_hidden(hidden, n, inner.hidden_dim, &mut out.hidden)?;
-        Ok(())
+        // On a freed Model the getter throws its coded "was freed" error;
+        // anything else thrown (a Proxy, a forged getter) is not a Model.
+        let handle = Reflect::get(value, &JsValue::from_str(HANDLE_PROPERTY)).map_err(|e| {
+            let coded = Reflect::get(&e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string());
+            if coded { e } else { not_a_model() }
+        })?;
+        let handle = handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX));
+        handle.and_then(|h| lifetime::lookup(h as u32)).ok_or_else(not_a_model)
     }
 }
 
-fn read_probability(t: &TValue, kind: OutputKind, n: usize, out: &mut Vec<f32>) -> Result<()> {
-    let t = t.cast_to::<f32>().map_err(|e| model_err("outputs.probability", e))?;
-    let view = t.to_plain_array_view::<f32>().map_err(|e| model_err("outputs.probability", e))?;
-    let per_row = if kind == OutputKind::Softmax2 { 2 } else { 1 };
-    if view.len() != n * per_row {
-        return Err(Error::new(
-            ErrorKind::Model,
-            format!("outputs.probability: got {} values for {n} rows, expected {}", view.len(), n * per_row),
-        ));
-    }
-    out.reserve(n);
-    for (i, &v) in view.iter().skip(per_row - 1).step_by(per_row).enumerate() {
-        let p = match kind {
-            OutputKind::Logit => 1.0 / (1.0 + (-v).exp()),
-            OutputKind::Probability | OutputKind::Softmax2 => v,
-        };
-        if p.is_nan() {
-            return Err(Error::new(ErrorKind::Model, format!("outputs.probability: row {i} is NaN")));
-        }
-        out.push(p.clamp(0.0, 1.0));
-    }
-    Ok(())
-}
-
-fn read_hidden(t: &TValue, n: usize, dim: usize, out: &mut Vec<f32>) -> Result<()> {
-    let t = t.cast_to::<f32>().map_err(|e| model_err("outputs.hidden", e))?;
-    let view = t.to_plain_array_view::<f32>().map_err(|e| model_err("outputs.hidden", e))?;
-    if view.len() != n * dim {
-        return Err(Error::new(
-            ErrorKind::Model,
-            format!("outputs.hidden: got {} values for {n} rows, expected {}", view.len(), n * dim),
-        ));
-    }
-    out.reserve(n * dim);
-    for (j, &v) in view.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(Error::new(
-                ErrorKind::Model,
-                format!("outputs.hidden: row {} has a non-finite value", j / dim),
-            ));
-        }
-        out.push(v);
-    }
-    Ok(())
-}
-
-/// A graph input as the ONNX declares it: name, element type (0 if not
-/// given) and dims if declared, each `Some(value)` or `None` for symbolic.
-type DeclaredInput = (String, i32, Option<Vec<Option<i64>>>);
-
-/// Graph inputs that are not initializers.
-fn declared_inputs(graph: &pb::GraphProto) -> Vec<DeclaredInput> {
-    let init: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    graph
-        .input
-        .iter()
-        .filter(|i| !init.contains(i.name.as_str()))
-        .map(|i| {
-            let tensor = i.r#type.as_ref().and_then(|t| t.value.as_ref()).map(|v| match v {
-                pb::type_proto::Value::TensorType(t) => t,
-            });
-            let elem = tensor.map_or(0, |t| t.elem_type);
-            let dims = tensor.and_then(|t| t.shape.as_ref()).map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match &d.value {
-                        Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) => Some(*v),
-                        _ => None,
-                    })
-                    .collect()
-            });
-            (i.name.clone(), elem, dims)
-        })
-        .collect()
-}
-
-/// Rejects what tract would panic on or cannot do without a file system:
-/// graph outputs that nothing produces, and tensors stored as external data.
-fn check_graph(graph: &pb::GraphProto, at: &str) -> Result<()> {
-    let mut produced: HashSet<&str> = HashSet::new();
-    produced.extend(graph.input.iter().map(|i| i.name.as_str()));
-    produced.extend(graph.initializer.iter().map(|t| t.name.as_str()));
-    for node in &graph.node {
-        produced.extend(node.output.iter().map(String::as_str));
-        for attr in &node.attribute {
-            if let Some(t) = &attr.t {
-                check_tensor(t, at)?;
-            }
-            for t in &attr.tensors {
-                check_tensor(t, at)?;
-            }
-            if let Some(g) = &attr.g {
-                check_graph(g, &format!("{at}.{}", node.name))?;
-            }
-            for g in &attr.graphs {
-                check_graph(g, &format!("{at}.{}", node.name))?;
-            }
-        }
-    }
-    for t in &graph.initializer {
-        check_tensor(t, at)?;
-    }
-    if let Some(out) = graph.output.iter().find(|o| !produced.contains(o.name.as_str())) {
-        return Err(Error::new(
-            ErrorKind::Model,
-            format!("onnx: {at}: output `{}` is not produced by any node", out.name),
-        ));
-    }
-    Ok(())
-}
-
-/// The ONNX operators of tract-onnx's `signal` and `vision` families, which
-/// the package is built without (Cargo.toml, `all-onnx-ops`).
-const LEFT_OUT_OPS: [&str; 11] = [
-    "DFT",
-    "STFT",
-    "BlackmanWindow",
-    "HammingWindow",
-    "HannWindow",
-    "MelWeightMatrix",
-    "GridSample",
-    "Resize",
-    "NonMaxSuppression",
-    "DepthToSpace",
-    "SpaceToDepth",
-];
-
-/// Collects the op types of `graph` and its subgraphs that `register` cannot
-/// build (tract would otherwise fail later, while typing, with a less direct
-/// message).
-fn unsupported_ops(graph: &pb::GraphProto, register: &OnnxOpRegister, out: &mut BTreeSet<String>) {
-    for node in &graph.node {
-        if !register.0.contains_key(&node.op_type) {
-            out.insert(node.op_type.clone());
-        }
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                unsupported_ops(g, register, out);
-            }
-        }
-    }
-}
-
-fn check_tensor(t: &pb::TensorProto, at: &str) -> Result<()> {
-    if t.data_location == Some(ONNX_EXTERNAL) || !t.external_data.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Model,
-            format!("onnx: {at}: tensor `{}` uses external data; embed the weights in the .onnx", t.name),
-        ));
-    }
-    Ok(())
-}
-
-fn onnx_type_name(code: i32) -> String {
-    match code {
-        1 => "float".into(),
-        6 => "int32".into(),
-        7 => "int64".into(),
-        10 => "float16".into(),
-        11 => "double".into(),
-        other => format!("#{other}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_is_shareable_across_threads() {
-        fn assert_send_sync<T: Send + Sync>() {}
-        assert_send_sync::<Model>();
-    }
-
-    #[test]
-    fn garbage_is_a_model_error() {
-        let spec = ModelSpec::from_json(
-            r#"{ "inputs": [{ "name": "x", "dtype": "f32", "columns": ["a"] }],
-                 "fields": { "a": { "kind": "numeric" } },
-                 "outputs": { "probability": "y", "hidden": "h" }, "p0": 0.5 }"#,
-        )
-        .unwrap();
-        for bytes in [&b""[..], b"\x08\x07\x12\x00garbage", &[0xff; 64]] {
-            let e = Model::load(bytes, spec.clone()).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Model, "{e}");
-        }
+impl Drop for Model {
+    /// `free()` (or the garbage collector) drops the model's table entry;
+    /// sessions keep their own reference.
+    fn drop(&mut self) {
+        lifetime::unregister(self.handle);
     }
 }

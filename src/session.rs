@@ -1,171 +1,232 @@
-//! The session loop: one error memory and one estimator, fed with the base
-//! model's `(y_base, h)` pairs. Model-agnostic: whatever produces `y_base`
-//! and `h` (the ONNX runtime, a test, the replay) drives it.
+//! The JS class `Session`: one user's (or page's) error memory over a shared
+//! `Model`, wrapping [`reloop_runtime::Session`]. Items are read by
+//! [`crate::reader`], options by [`crate::options`]; scores come back as
+//! `Float32Array`s.
 
-use crate::error::{Error, Result};
-use crate::estimate::{Estimator, Prediction};
-use crate::identity::ModelId;
-use crate::sketch::{Readout, Sketch, SketchConfig, check_probability};
+use js_sys::{Float32Array, Object, Reflect, Uint8Array};
+use reloop_core::{Error, ErrorKind, Prediction};
+use wasm_bindgen::prelude::*;
 
-/// How a session is set up: its memory and its estimator.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SessionConfig {
-    /// The error memory's shape and behaviour.
-    pub sketch: SketchConfig,
-    /// How readouts become a corrected score.
-    pub estimator: Estimator,
-}
+use crate::error::{JsResult, coded, to_js};
 
-impl SessionConfig {
-    /// The recommended per-session setup for a model of hidden width `dim`
-    /// and training label rate `p0`: the pooled residual estimator with
-    /// recency decay, as tuned on the first 25% of the MovieLens-100K stream
-    /// (`make replay`; `K` held at 4 so the saved memory stays under 1 KB):
-    /// `L = 4, K = 4`, half-life 15 writes, σ = 0.1, λ = 1, τ = 0.1,
-    /// `n0 = 1`, α = 2, pool = 10.
-    pub fn recommended(dim: u32, p0: f32) -> SessionConfig {
-        SessionConfig {
-            sketch: SketchConfig {
-                bits: 4,
-                arrays: 4,
-                dim,
-                half_life: Some(15.0),
-                error_filter: 0.1,
-                ..SketchConfig::default()
-            },
-            estimator: Estimator::Residual(crate::estimate::ResidualParams {
-                lambda: 1.0,
-                tau: 0.1,
-                n0: 1.0,
-                alpha: 2.0,
-                p0,
-                pool: 10.0,
-            }),
-        }
-    }
+use crate::model::Model;
+use crate::reader::ItemReader;
+use crate::{bytes_arg, input, options};
 
-    /// Checks the memory config and the estimator parameters.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidConfig`] naming the first bad field.
-    pub fn validate(&self) -> Result<()> {
-        self.sketch.validate()?;
-        self.estimator.validate()
-    }
-}
-
-/// One user's (or one page's) error-compensation state.
-#[derive(Clone, Debug)]
+/// One user's (or page's) error memory over a shared model (JS class
+/// `Session`).
+#[wasm_bindgen]
 pub struct Session {
-    sketch: Sketch,
-    estimator: Estimator,
-    model_id: ModelId,
-    /// Scratch for readouts, reused across calls (at most `K`).
-    readouts: Vec<Readout>,
+    /// `None` only for the throw-away probe of [`crate::start`].
+    session: Option<reloop_runtime::Session>,
+    /// Why a saved memory given to the constructor was discarded.
+    discarded: Option<Error>,
+    reader: ItemReader,
+    /// The last call's compensated scores, reused.
+    scores: Vec<f32>,
 }
 
 impl Session {
-    /// A fresh session bound to `model_id`; `centre` is the model's `μ`.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidConfig`] if the config or centre is invalid.
-    pub fn new(config: SessionConfig, model_id: ModelId, centre: Option<Vec<f32>>) -> Result<Self> {
-        config.estimator.validate()?;
-        let sketch = Sketch::new(config.sketch, centre)?;
-        Ok(Session::from_parts(sketch, config.estimator, model_id))
+    /// An instance with no session, only to reach the class prototype.
+    pub(crate) fn probe() -> Session {
+        Session { session: None, discarded: None, reader: ItemReader::default(), scores: Vec::new() }
     }
 
-    pub(crate) fn from_parts(sketch: Sketch, estimator: Estimator, model_id: ModelId) -> Self {
-        let readouts = Vec::with_capacity(usize::from(sketch.config().arrays));
-        Session { sketch, estimator, model_id, readouts }
+    fn get(&self) -> JsResult<&reloop_runtime::Session> {
+        self.session.as_ref().ok_or_else(not_set_up)
     }
 
-    /// Scores one pair.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or a `y_base` outside [0, 1].
-    pub fn score_one(&mut self, y_base: f32, h: &[f32]) -> Result<Prediction> {
-        check_probability("y_base", y_base)?;
-        self.sketch.read(h, &mut self.readouts)?;
-        Ok(self.estimator.apply_pooled(y_base, &self.readouts, Some(&self.sketch.overall())))
+    fn get_mut(&mut self) -> JsResult<&mut reloop_runtime::Session> {
+        self.session.as_mut().ok_or_else(not_set_up)
     }
 
-    /// Scores a batch: `y_base[i]` with key `h[i·d .. (i+1)·d]`. `out` is
-    /// cleared and filled with one prediction per row.
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidInput`] naming the row if `h.len()` is not
-    /// `y_base.len() · d` or a row is bad; `out` is then left empty.
-    pub fn score(&mut self, y_base: &[f32], h: &[f32], out: &mut Vec<Prediction>) -> Result<()> {
-        out.clear();
-        let d = self.sketch.config().dim as usize;
-        if h.len() != y_base.len() * d {
-            return Err(Error::input(format!(
-                "hidden batch has {} values, expected {} rows x dim {d}",
-                h.len(),
-                y_base.len()
-            )));
+    /// Reads and scores a batch; the compensated scores are left in `scores`.
+    fn score_batch(&mut self, items: &JsValue, context: &JsValue, ids: &JsValue) -> JsResult<&[Prediction]> {
+        let Session { session, reader, scores, .. } = self;
+        let session = session.as_mut().ok_or_else(not_set_up)?;
+        reader.batch(items, context, ids).map_err(|e| to_js(&e))?;
+        let predictions = match &reader.ids {
+            Some(ids) => session.score_impressions(&reader.items, &reader.context, ids),
+            None => session.score(&reader.items, &reader.context),
         }
-        out.reserve(y_base.len());
-        for (i, (&yb, row)) in y_base.iter().zip(h.chunks_exact(d)).enumerate() {
-            match self.score_one(yb, row) {
-                Ok(p) => out.push(p),
-                Err(e) => {
-                    out.clear();
-                    return Err(Error::new(e.kind(), format!("row {i}: {}", e.message())));
-                }
-            }
+        .map_err(|e| to_js(&e))?;
+        scores.clear();
+        scores.extend(predictions.iter().map(|p| p.score));
+        Ok(predictions)
+    }
+}
+
+fn not_set_up() -> JsValue {
+    coded(ErrorKind::InvalidInput.code(), "this Session is not set up")
+}
+
+fn clicked_arg(value: &JsValue) -> Result<bool, Error> {
+    value.as_bool().ok_or_else(|| input("clicked must be a boolean"))
+}
+
+fn float32(values: &[f32]) -> Float32Array {
+    let array = Float32Array::new_with_length(u32::try_from(values.len()).unwrap_or(u32::MAX));
+    array.copy_from(values);
+    array
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// A session over `model`. With `saved` (bytes from `save()`), the memory
+    /// is restored: its layout (bits, arrays, seed, errorFilter, halfLife)
+    /// comes from the bytes, and estimator options given here replace the
+    /// saved ones.
+    ///
+    /// @throws {ReloopError} `E_INVALID_CONFIG` for bad options; `E_CORRUPT_MEMORY` /
+    /// `E_UNSUPPORTED_VERSION` for unreadable saved bytes; `E_MODEL_MISMATCH` for a
+    /// memory of another model or layout when `onModelMismatch` is "error";
+    /// `E_INVALID_INPUT` when `model` is not a live `Model`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Model")] model: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SessionOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | ArrayBuffer | null")] saved: JsValue,
+    ) -> JsResult<Session> {
+        crate::start();
+        let model = Model::lookup(model)?;
+        let options = options::read(&options).map_err(|e| to_js(&e))?;
+        let saved = if saved.is_undefined() || saved.is_null() {
+            None
+        } else {
+            Some(bytes_arg("saved", &saved).map_err(|e| to_js(&e))?)
+        };
+        let resolved = match saved {
+            None => reloop_runtime::Session::new(&model, &options).map(|s| (s, None)),
+            Some(bytes) => reloop_runtime::Session::restore(&model, &options, &bytes).map(|r| (r.session, r.discarded)),
+        };
+        let (session, discarded) = resolved.map_err(|e| to_js(&e))?;
+        Ok(Session { session: Some(session), discarded, reader: ItemReader::new(&model), scores: Vec::new() })
+    }
+
+    /// Scores `items` (each an object of fields; `context` fills what they
+    /// lack): the compensated click probability of each, in order. With
+    /// `ids` (one string per item), each impression is remembered so its
+    /// outcome can be recorded later with `recordImpression(id, clicked)`.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` naming the item and field (wrong type,
+    /// missing field, non-finite number, batch above `model.maxBatch`); `E_MODEL` if
+    /// the model fails. The session is unchanged then.
+    #[wasm_bindgen(unchecked_return_type = "Float32Array")]
+    pub fn score(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        self.score_batch(&items, &context, &ids)?;
+        Ok(float32(&self.scores).into())
+    }
+
+    /// As `score`, returning the compensated scores, the model's own
+    /// probabilities and the corrections (`scores − base`).
+    #[wasm_bindgen(js_name = scoreDetailed, unchecked_return_type = "ScoreDetail")]
+    pub fn score_detailed(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        let predictions = self.score_batch(&items, &context, &ids)?;
+        let base: Vec<f32> = predictions.iter().map(|p| p.base).collect();
+        let corrections: Vec<f32> = predictions.iter().map(|p| p.correction).collect();
+        let out = Object::new();
+        for (key, values) in [("scores", &self.scores), ("base", &base), ("corrections", &corrections)] {
+            Reflect::set(&out, &JsValue::from_str(key), &float32(values))?;
         }
+        Ok(out.into())
+    }
+
+    /// Records whether the user clicked `item` (seen with `context`): the
+    /// model is run on it again. Returns whether the memory stored it (the
+    /// error filter may skip small errors).
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` for a bad item or a `clicked` that is
+    /// not a boolean; the memory is unchanged then.
+    pub fn record(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Item")] item: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+    ) -> JsResult<bool> {
+        let Session { session, reader, .. } = self;
+        let session = session.as_mut().ok_or_else(not_set_up)?;
+        let clicked = clicked_arg(&clicked).map_err(|e| to_js(&e))?;
+        reader.item(&item, &context).map_err(|e| to_js(&e))?;
+        let item = reader.items.first().ok_or_else(|| to_js(&input("item")))?;
+        session.record(item, &reader.context, clicked).map_err(|e| to_js(&e))
+    }
+
+    /// Records the outcome of an impression scored with ids. Each
+    /// impression records at most one outcome.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` if `id` is not among the recent
+    /// impressions (never scored, already recorded or evicted).
+    #[wasm_bindgen(js_name = recordImpression)]
+    pub fn record_impression(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
+    ) -> JsResult<bool> {
+        let session = self.get_mut()?;
+        let clicked = clicked_arg(&clicked).map_err(|e| to_js(&e))?;
+        let id = id.as_string().ok_or_else(|| to_js(&input("id must be a string")))?;
+        session.record_impression(&id, clicked).map_err(|e| to_js(&e))
+    }
+
+    /// The memory as compact bytes (the versioned saved format): keep them
+    /// (localStorage, a cookie token) and pass them to `new Session` later.
+    #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
+    pub fn save(&self) -> JsResult<JsValue> {
+        Ok(Uint8Array::from(&self.get()?.save()[..]).into())
+    }
+
+    /// Forgets everything recorded (and the remembered impressions).
+    pub fn reset(&mut self) -> JsResult<()> {
+        self.get_mut()?.reset();
         Ok(())
     }
 
-    /// Records whether the user clicked an item the model scored `y_base`
-    /// with key `h`. Returns whether the memory stored it (the error filter
-    /// may drop small errors).
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or `y_base`; the memory is unchanged.
-    pub fn record(&mut self, y_base: f32, h: &[f32], clicked: bool) -> Result<bool> {
-        self.sketch.write(h, if clicked { 1.0 } else { 0.0 }, y_base)
+    /// Outcomes stored in the memory (after the error filter).
+    #[wasm_bindgen(getter)]
+    pub fn events(&self) -> JsResult<f64> {
+        Ok(self.get()?.memory().sketch().len() as f64)
     }
 
-    /// Forgets everything recorded; config and model binding stay.
-    pub fn reset(&mut self) {
-        self.sketch.reset();
+    /// Heap bytes the memory uses (buckets, hash planes, centre).
+    #[wasm_bindgen(getter, js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.memory().sketch().heap_bytes()).unwrap_or(u32::MAX))
     }
 
-    /// The error memory.
-    pub fn sketch(&self) -> &Sketch {
-        &self.sketch
+    /// Impressions currently remembered for `recordImpression`.
+    #[wasm_bindgen(getter)]
+    pub fn impressions(&self) -> JsResult<u32> {
+        Ok(u32::try_from(self.get()?.impressions()).unwrap_or(u32::MAX))
     }
 
-    /// Mutable memory access, e.g. to merge another session's memory in.
-    pub fn sketch_mut(&mut self) -> &mut Sketch {
-        &mut self.sketch
+    /// The identity (hex) of the model the memory belongs to.
+    #[wasm_bindgen(getter, js_name = modelId)]
+    pub fn model_id(&self) -> JsResult<String> {
+        Ok(self.get()?.memory().model_id().to_hex())
     }
 
-    /// The estimator.
-    pub fn estimator(&self) -> &Estimator {
-        &self.estimator
+    /// Why the saved memory given to the constructor was discarded
+    /// (`E_MODEL_MISMATCH` under `onModelMismatch: "reset"`), else `undefined`.
+    #[wasm_bindgen(getter, js_name = restoreError, unchecked_return_type = "ReloopError | undefined")]
+    pub fn restore_error(&self) -> JsResult<JsValue> {
+        self.get()?;
+        Ok(self.discarded.as_ref().map_or(JsValue::UNDEFINED, to_js))
     }
 
-    /// Switches estimator (the memory is estimator-independent).
-    ///
-    /// # Errors
-    /// [`crate::ErrorKind::InvalidConfig`] for bad parameters; the old one stays.
-    pub fn set_estimator(&mut self, estimator: Estimator) -> Result<()> {
-        estimator.validate()?;
-        self.estimator = estimator;
-        Ok(())
-    }
-
-    /// The identity of the model this session's memory belongs to.
-    pub fn model_id(&self) -> &ModelId {
-        &self.model_id
-    }
-
-    /// The full config (memory + estimator).
-    pub fn config(&self) -> SessionConfig {
-        SessionConfig { sketch: self.sketch.config().clone(), estimator: self.estimator }
+    /// The options the session runs with: every key that applies to its
+    /// estimator, defaults filled in.
+    #[wasm_bindgen(getter, unchecked_return_type = "SessionOptions")]
+    pub fn options(&self) -> JsResult<JsValue> {
+        options::write(&self.get()?.options()).map_err(|e| to_js(&e))
     }
 }

@@ -1,4 +1,4 @@
-// Loads the JSON the build step exported from MovieLens (src/bin/demo_data.rs)
+// Loads the JSON the build step exported from MovieLens (crates/tools/src/bin/demo_data.rs)
 // and fails with a message that says what to do, not a bare parse error.
 
 /** Fetches `path` (relative to the page) as JSON. */

@@ -1,5 +1,5 @@
 // Click-prediction metrics of the replay, computed like the native replay
-// (src/replay/metrics.rs): AUC with ties counted half, mean log-loss with
+// (crates/tools/src/metrics.rs): AUC with ties counted half, mean log-loss with
 // probabilities clipped to [1e-7, 1 - 1e-7].
 
 const EPS = 1e-7;

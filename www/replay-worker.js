@@ -3,7 +3,7 @@
 // order it scores the movie with the user's current session memory (frozen
 // base and compensated score), then records the real outcome into that
 // memory. Sessions are per user with a 1-hour gap, exactly like the native
-// replay (src/replay/stream.rs, SESSION_GAP_SECONDS); every session starts
+// replay (crates/tools/src/replay/stream.rs, SESSION_GAP_SECONDS); every session starts
 // with an empty memory and the chosen options (the package defaults unless
 // the page says otherwise).
 //
@@ -13,7 +13,7 @@ import init, { Model, Session } from "./pkg/reloop_edge.js";
 import { auc, logloss } from "./metrics.js";
 import { loadJson } from "./data.js";
 
-/** Same as src/replay/stream.rs: a user's session ends after this many seconds without an event. */
+/** Same as crates/tools/src/replay/stream.rs: a user's session ends after this many seconds without an event. */
 const SESSION_GAP_SECONDS = 3600;
 
 self.onmessage = async ({ data }) => {

@@ -8,6 +8,8 @@
 //     rounds); record() throughput; cold start
 //     (import → first score) in fresh processes; package sizes.
 // Run with `make bench-wasm` (builds pkg/ first) or `node benches/node/bench.mjs`.
+// RELOOP_PKG_B=<dir of another build> adds that package to the interleaved
+// rounds (an A/B of two builds in one process) and prints their ratio.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -16,6 +18,7 @@ import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const pkgDir = path.resolve(process.env.RELOOP_PKG ?? path.join(root, "pkg"));
+const pkgDirB = process.env.RELOOP_PKG_B ? path.resolve(process.env.RELOOP_PKG_B) : undefined;
 const ortDist = path.join(root, "node_modules/onnxruntime-web/dist");
 const onnxBytes = readFileSync(path.join(root, "models/movielens.onnx"));
 const spec = JSON.parse(readFileSync(path.join(root, "models/movielens.spec.json"), "utf8"));
@@ -114,9 +117,9 @@ function sizes(files) {
 const mb = (n) => (n / 1e6).toFixed(2) + " MB";
 
 // ---------------------------------------------------------------- loaders
-async function loadReloop() {
-  const api = await import(pathToFileURL(path.join(pkgDir, "reloop_edge.js")).href);
-  api.initSync({ module: new WebAssembly.Module(readFileSync(path.join(pkgDir, "reloop_edge_bg.wasm"))) });
+async function loadReloop(dir = pkgDir) {
+  const api = await import(pathToFileURL(path.join(dir, "reloop_edge.js")).href);
+  api.initSync({ module: new WebAssembly.Module(readFileSync(path.join(dir, "reloop_edge_bg.wasm"))) });
   const model = api.Model.bundled();
   return { api, model };
 }
@@ -173,10 +176,21 @@ if (!(maxDiff < 1e-4)) throw new Error("ORT and reloop-edge disagree: the benchm
 // A memory with some evidence, so score() really reads and corrects.
 catalogue(200, 9).forEach((it, i) => session.record(it, i % 3 === 0, context));
 
+// The other build of an A/B, fed the same evidence.
+let sessionB;
+if (pkgDirB) {
+  const b = await loadReloop(pkgDirB);
+  sessionB = new b.api.Session(b.model);
+  catalogue(200, 9).forEach((it, i) => sessionB.record(it, i % 3 === 0, context));
+  const same = session.score(items, context).every((v, i) => v === sessionB.score(items, context)[i]);
+  console.log(`A/B: ${pkgDir} vs ${pkgDirB}; same scores: ${same}`);
+}
+
 // The compared calls run interleaved (one of each per round, the order
 // rotating), so a slow phase of the machine hits all of them alike.
-const { reloop, ortRun, ortProbOnly, ortEncoded } = await timeInterleaved({
+const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded } = await timeInterleaved({
   reloop: () => session.score(items, context),
+  ...(sessionB ? { reloopB: () => sessionB.score(items, context) } : {}),
   ortRun: () => ortSession.run(feeds),
   ortProbOnly: () => ortSession.run(feeds, [spec.outputs.probability]),
   // What a caller of ORT really pays per request: encoding the same JS
@@ -226,6 +240,10 @@ console.log("");
 console.log("| measure (Node, batch of 100) | reloop-edge | onnxruntime-web | ratio |");
 console.log("|---|---:|---:|---:|");
 console.log(`| score / run, p50 | ${ms(reloop.p50)} ms | ${ms(ortRun.p50)} ms | ${(reloop.p50 / ortRun.p50).toFixed(2)} |`);
+if (reloopB) {
+  console.log(`| B (${path.basename(path.dirname(pkgDirB))}/${path.basename(pkgDirB)}) score / run, p50 | ${ms(reloopB.p50)} ms | ${ms(ortRun.p50)} ms | ${(reloopB.p50 / ortRun.p50).toFixed(2)} |`);
+  console.log(`| A / B score, p50 (p99) | ${(reloop.p50 / reloopB.p50).toFixed(3)} (${(reloop.p99 / reloopB.p99).toFixed(3)}) | | |`);
+}
 console.log(`| score / run, p99 | ${ms(reloop.p99)} ms | ${ms(ortRun.p99)} ms | ${(reloop.p99 / ortRun.p99).toFixed(2)} |`);
 console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms | ${(reloop.mean / ortRun.mean).toFixed(2)} |`);
 console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);

@@ -10,8 +10,8 @@
 use std::cell::OnceCell;
 
 use js_sys::{Array, Function, Reflect, Uint8Array};
-use reloop_edge::js::{JsModel, JsSession};
-use reloop_edge::{Sketch, SketchConfig};
+use reloop_core::{Sketch, SketchConfig};
+use reloop_edge::{Model, Session};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -56,9 +56,9 @@ thread_local! {
 fn classes() -> (JsValue, JsValue) {
     CLASSES.with(|cell| {
         cell.get_or_init(|| {
-            let model = JsModel::bundled().unwrap_or_else(|e| panic!("bundled model: {}", describe(&e)));
+            let model = Model::bundled().unwrap_or_else(|e| panic!("bundled model: {}", describe(&e)));
             let model = JsValue::from(model);
-            let session = JsSession::new(&model, JsValue::UNDEFINED, JsValue::UNDEFINED)
+            let session = Session::new(&model, JsValue::UNDEFINED, JsValue::UNDEFINED)
                 .unwrap_or_else(|e| panic!("session: {}", describe(&e)));
             let session = JsValue::from(session);
             let m = Reflect::get(&model, &"constructor".into()).expect("Model class");
@@ -73,8 +73,8 @@ fn classes() -> (JsValue, JsValue) {
 /// and spec text `SPEC` in scope; its `return` value or what it threw.
 fn run(body: &str) -> Result<JsValue, JsValue> {
     let (model, session) = classes();
-    let onnx = Uint8Array::from(reloop_edge::bundled::onnx());
-    let spec = JsValue::from_str(reloop_edge::bundled::spec_json());
+    let onnx = Uint8Array::from(reloop_runtime::bundled::onnx());
+    let spec = JsValue::from_str(reloop_runtime::bundled::spec_json());
     let f = Function::new_with_args("Model, Session, ONNX, SPEC", &format!("{PRELUDE}\n{body}"));
     let args = Array::of4(&model, &session, &onnx, &spec);
     f.apply(&JsValue::NULL, &args)
@@ -307,6 +307,10 @@ fn bad_inputs_throw_coded_errors_and_leave_the_session_usable() {
         ("s.score([{ ...items[0], year: \"nineteen\" }], CONTEXT)", "E_INVALID_INPUT"),
         ("s.score([{ ...items[0], genres: [[\"Comedy\"]] }], CONTEXT)", "E_INVALID_INPUT"),
         ("s.score([{ ...items[0], genres: new Uint8Array(2) }], CONTEXT)", "E_INVALID_INPUT"),
+        ("s.score([{ ...items[0], year: new Date(0) }], CONTEXT)", "E_INVALID_INPUT"),
+        ("s.record({ ...items[0], year: new Date(0) }, true, CONTEXT)", "E_INVALID_INPUT"),
+        ("s.score([{ ...items[0], genres: [Symbol(\"x\")] }], CONTEXT)", "E_INVALID_INPUT"),
+        ("s.score([() => 1], CONTEXT)", "E_INVALID_INPUT"),
         ("s.record(items[0], \"yes\", CONTEXT)", "E_INVALID_INPUT"),
         ("s.record(items[0], 1, CONTEXT)", "E_INVALID_INPUT"),
         ("s.record([items[0]], true, CONTEXT)", "E_INVALID_INPUT"),
@@ -409,6 +413,10 @@ fn bad_saved_memories_and_options_are_refused_with_their_codes() {
         ("new Session(model, { onModelMismatch: \"ignore\" })", "E_INVALID_CONFIG"),
         ("new Session(model, { impressions: 1e9 })", "E_INVALID_CONFIG"),
         ("new Session(model, 42)", "E_INVALID_CONFIG"),
+        ("new Session(model, [1])", "E_INVALID_CONFIG"),
+        ("new Session(model, { get lambda() { throw new Error(\"boom\"); } })", "E_INVALID_CONFIG"),
+        ("new Session(model, new Proxy({}, { ownKeys() { throw new Error(\"boom\"); } }))", "E_INVALID_CONFIG"),
+        ("new Session(model, { seed: 1.5 })", "E_INVALID_CONFIG"),
         ("Model.fromOnnx(new Uint8Array([8, 7, 18, 0, 1, 2, 3, 250, 251]), SPEC)", "E_MODEL"),
         ("Model.fromOnnx(new Uint8Array(64).fill(255), SPEC)", "E_MODEL"),
         ("Model.fromOnnx(ONNX.subarray(0, ONNX.length >> 1), SPEC)", "E_MODEL"),
@@ -518,4 +526,69 @@ fn impressions_record_by_id() {
         throw new Error("an evicted impression was recorded");
     "#);
     assert_eq!(out.as_string().as_deref(), Some("E_INVALID_INPUT"));
+}
+
+/// One reading of an item: a class instance with prototype getters, an
+/// object inheriting its fields, non-enumerable properties, a `Date` and a
+/// `Proxy` carrying the fields, and an object whose `toJSON` says something
+/// else, are all read like the plain object with those values — by `score`
+/// and by `record` alike, so the memory learns at the hidden vector it
+/// corrects (the saved bytes equal those of a session fed the plain object,
+/// and the learned correction appears on the item's next score).
+#[wasm_bindgen_test]
+fn every_call_reads_an_item_the_same_way() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const plain = { itemId: 50, genres: ["Action", "Sci-Fi"], year: 1977 };
+        class Movie {
+          constructor(id, genres, year) { this.id_ = id; this.genres_ = genres; this.year_ = year; }
+          get itemId() { return this.id_; }
+          get genres() { return this.genres_; }
+          get year() { return this.year_; }
+        }
+        class User {
+          constructor(fields) { this.fields_ = fields; }
+          get userId() { return this.fields_.userId; }
+          get age() { return this.fields_.age; }
+        }
+        const context = Object.assign(new User(CONTEXT), { gender: CONTEXT.gender, occupation: CONTEXT.occupation,
+          zip: CONTEXT.zip, hour: CONTEXT.hour, weekday: CONTEXT.weekday });
+        const forms = {
+          "class instance": new Movie(50, ["Action", "Sci-Fi"], 1977),
+          "prototype getters": Object.create({ get itemId() { return 50; }, get genres() { return ["Action", "Sci-Fi"]; }, year: 1977 }),
+          "non-enumerable": Object.defineProperties({}, { itemId: { value: 50 }, genres: { value: ["Action", "Sci-Fi"] }, year: { value: 1977 } }),
+          "Date": Object.assign(new Date(0), plain),
+          "Proxy": new Proxy({}, { get: (_, k) => plain[k] }),
+          "toJSON": { ...plain, toJSON() { return { itemId: 1, genres: ["Drama"], year: 1930 }; } },
+          "BigInt id": { ...plain, itemId: 50n },
+        };
+        const options = { pool: 0, errorFilter: 0 };
+        const reference = new Session(model, options);
+        const before = reference.score([plain], CONTEXT);
+        reference.record(plain, true, CONTEXT);
+        const after = reference.score([plain], CONTEXT);
+        if (!(after[0] > before[0] + 1e-4)) throw new Error(`a click did not lift the item: ${before[0]} -> ${after[0]}`);
+        const saved = reference.save();
+        let checked = 0;
+        for (const [name, form] of Object.entries(forms)) {
+          for (const ctx of [CONTEXT, context]) {
+            const s = new Session(model, options);
+            if (!same(s.score([form], ctx), before)) throw new Error(`${name}: scored unlike the plain object`);
+            s.record(form, true, ctx);
+            if (!same(s.save(), saved)) throw new Error(`${name}: recorded at another hidden vector than it scores at`);
+            if (!same(s.score([form], ctx), after)) throw new Error(`${name}: its learned correction is not on its next score`);
+            if (!same(s.scoreDetailed([form, plain], ctx).scores, new Float32Array([after[0], after[0]]))) {
+              throw new Error(`${name}: scoreDetailed reads it differently`);
+            }
+            checked++;
+          }
+        }
+        // A field read once per call: a getter counting its reads.
+        let reads = 0;
+        const counted = Object.defineProperty({ ...plain }, "year", { get() { reads++; return 1977; } });
+        new Session(model, options).score([counted], CONTEXT);
+        if (reads !== 1) throw new Error(`year was read ${reads} times`);
+        return checked;
+    "#);
+    assert_eq!(number(&out), 14.0);
 }

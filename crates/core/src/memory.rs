@@ -1,0 +1,148 @@
+//! The error memory of one session: an LSH [`Sketch`] of the model's recent
+//! mistakes plus the [`Estimator`] that turns its readouts into corrected
+//! scores, bound to the model it learned under. Model-agnostic: whatever
+//! produces `y_base` and `h` (the ONNX runtime, a test, the replay) drives it.
+
+use crate::error::{Error, Result};
+use crate::estimator::{Estimator, Prediction};
+use crate::identity::ModelId;
+use crate::sketch::{Readout, Sketch, SketchConfig, check_probability};
+
+/// How a memory is set up: its sketch and its estimator. The `Default` is
+/// the recommended per-session setup (see [`SketchConfig`] and
+/// [`crate::ResidualParams`]); `sketch.dim` and the residual `p0` come from
+/// the model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemoryConfig {
+    /// The sketch's shape and behaviour.
+    pub sketch: SketchConfig,
+    /// How readouts become a corrected score.
+    pub estimator: Estimator,
+}
+
+impl MemoryConfig {
+    /// Checks the sketch config and the estimator parameters.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidConfig`] naming the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        self.sketch.validate()?;
+        self.estimator.validate()
+    }
+}
+
+/// One user's (or one page's) error-compensation state.
+#[derive(Clone, Debug)]
+pub struct Memory {
+    sketch: Sketch,
+    estimator: Estimator,
+    model_id: ModelId,
+    /// Scratch for readouts, reused across calls (at most `K`).
+    readouts: Vec<Readout>,
+}
+
+impl Memory {
+    /// A fresh memory bound to `model_id`; `centre` is the model's `μ`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidConfig`] if the config or centre is invalid.
+    pub fn new(config: MemoryConfig, model_id: ModelId, centre: Option<Vec<f32>>) -> Result<Self> {
+        config.estimator.validate()?;
+        let sketch = Sketch::new(config.sketch, centre)?;
+        Ok(Memory::from_parts(sketch, config.estimator, model_id))
+    }
+
+    pub(crate) fn from_parts(sketch: Sketch, estimator: Estimator, model_id: ModelId) -> Self {
+        let readouts = Vec::with_capacity(usize::from(sketch.config().arrays));
+        Memory { sketch, estimator, model_id, readouts }
+    }
+
+    /// Scores one pair.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or a `y_base` outside [0, 1].
+    pub fn score_one(&mut self, y_base: f32, h: &[f32]) -> Result<Prediction> {
+        check_probability("y_base", y_base)?;
+        self.sketch.read(h, &mut self.readouts)?;
+        Ok(self.estimator.apply_pooled(y_base, &self.readouts, Some(&self.sketch.overall())))
+    }
+
+    /// Scores a batch: `y_base[i]` with key `h[i·d .. (i+1)·d]`. `out` is
+    /// cleared and filled with one prediction per row.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] naming the row if `h.len()` is not
+    /// `y_base.len() · d` or a row is bad; `out` is then left empty.
+    pub fn score(&mut self, y_base: &[f32], h: &[f32], out: &mut Vec<Prediction>) -> Result<()> {
+        out.clear();
+        let d = self.sketch.config().dim as usize;
+        if h.len() != y_base.len() * d {
+            return Err(Error::input(format!(
+                "hidden batch has {} values, expected {} rows x dim {d}",
+                h.len(),
+                y_base.len()
+            )));
+        }
+        out.reserve(y_base.len());
+        for (i, (&yb, row)) in y_base.iter().zip(h.chunks_exact(d)).enumerate() {
+            match self.score_one(yb, row) {
+                Ok(p) => out.push(p),
+                Err(e) => {
+                    out.clear();
+                    return Err(e.with_context(format_args!("row {i}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records whether the user clicked an item the model scored `y_base`
+    /// with key `h`. Returns whether the memory stored it (the error filter
+    /// may drop small errors).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or `y_base`; the memory is unchanged.
+    pub fn record(&mut self, y_base: f32, h: &[f32], clicked: bool) -> Result<bool> {
+        self.sketch.write(h, if clicked { 1.0 } else { 0.0 }, y_base)
+    }
+
+    /// Forgets everything recorded; config and model binding stay.
+    pub fn reset(&mut self) {
+        self.sketch.reset();
+    }
+
+    /// The sketch.
+    pub fn sketch(&self) -> &Sketch {
+        &self.sketch
+    }
+
+    /// Mutable sketch access, e.g. to merge another memory in.
+    pub fn sketch_mut(&mut self) -> &mut Sketch {
+        &mut self.sketch
+    }
+
+    /// The estimator.
+    pub fn estimator(&self) -> &Estimator {
+        &self.estimator
+    }
+
+    /// Switches estimator (the sketch is estimator-independent).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidConfig`] for bad parameters; the old one stays.
+    pub fn set_estimator(&mut self, estimator: Estimator) -> Result<()> {
+        estimator.validate()?;
+        self.estimator = estimator;
+        Ok(())
+    }
+
+    /// The identity of the model this memory belongs to.
+    pub fn model_id(&self) -> &ModelId {
+        &self.model_id
+    }
+
+    /// The full config (sketch + estimator).
+    pub fn config(&self) -> MemoryConfig {
+        MemoryConfig { sketch: self.sketch.config().clone(), estimator: self.estimator }
+    }
+}

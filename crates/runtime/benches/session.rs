@@ -1,0 +1,73 @@
+//! The scoring path natively, on the bundled MovieLens model: a batch of
+//! 100 items through `Model::run` (encoding + tract) and through
+//! `Session::score` (plus the memory read and the correction), and
+//! one `record`. The wasm package runs the same code; `benches/node`
+//! measures it there against onnxruntime-web.
+//!
+//! On x86-64 hosts with AVX-512 (this machine), the memory read after a
+//! model run is far slower than `benches/sketch.rs` suggests: once tract's
+//! AVX-512 matrix kernel has run, scalar SSE code such as `f64::ln` takes
+//! ~190 ns a call instead of ~6 ns for the rest of the thread (MXCSR is
+//! unchanged; likely dirty upper ZMM state). wasm is not affected.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reloop_runtime::{Item, ModelOutput, Session, SessionOptions, bundled};
+use serde_json::{Value, json};
+use std::hint::black_box;
+
+const GENRES: [&str; 6] = ["Drama", "Comedy", "Action", "Thriller", "Romance", "Sci-Fi"];
+
+fn item(v: Value) -> Item {
+    match v {
+        Value::Object(map) => map,
+        _ => Item::new(),
+    }
+}
+
+fn batch(n: u32) -> Vec<Item> {
+    (0..n)
+        .map(|i| {
+            let genres = [GENRES[(i % 6) as usize], GENRES[((i / 6) % 6) as usize]];
+            item(json!({ "itemId": 1 + (i * 37) % 1682, "genres": genres, "year": 1960 + i % 39 }))
+        })
+        .collect()
+}
+
+fn scoring(c: &mut Criterion) {
+    let model = bundled::model().expect("bundled model loads");
+    let context = item(json!({
+        "userId": 196, "age": 49, "gender": "M", "occupation": "writer", "zip": "5", "hour": 21, "weekday": 3
+    }));
+    let items = batch(100);
+    let mut group = c.benchmark_group("bundled");
+    group.throughput(Throughput::Elements(items.len() as u64));
+
+    let mut out = ModelOutput::default();
+    group.bench_function("model_run_100", |b| {
+        b.iter(|| model.run(black_box(&items), &context, &mut out).expect("runs"));
+    });
+
+    let mut session = Session::new(&model, &SessionOptions::default()).expect("session");
+    for (i, it) in batch(200).iter().enumerate() {
+        session.record(it, &context, i % 3 == 0).expect("records");
+    }
+    group.bench_function("score_100", |b| {
+        b.iter(|| black_box(session.score(black_box(&items), &context).expect("scores").len()));
+    });
+    group.throughput(Throughput::Elements(1));
+    let one = &items[..1];
+    group.bench_function("score_1", |b| {
+        b.iter(|| black_box(session.score(black_box(one), &context).expect("scores").len()));
+    });
+    let mut k = 0usize;
+    group.bench_function("record", |b| {
+        b.iter(|| {
+            k += 1;
+            session.record(&items[k % items.len()], &context, k % 4 == 0).expect("records")
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, scoring);
+criterion_main!(benches);

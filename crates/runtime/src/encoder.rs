@@ -1,0 +1,580 @@
+//! The feature encoder: items plus a shared context become the model's
+//! input tensors, as the [spec](crate::spec) describes. Items are anything
+//! that implements [`Fields`] ([`Item`] maps, or [`FieldValues`] in the
+//! model's field order), read by the [value grammar](crate::item).
+//!
+//! * An item's fields override the context's (the context — e.g. the
+//!   user's features — fills whatever the item does not carry). Fields no
+//!   input uses are ignored, so items may carry ids, titles and the like.
+//! * A field that is absent or `null` in both takes the spec's `default`,
+//!   or is an error naming the field and the item.
+//! * Unknown categories get the out-of-vocabulary index; a wrong type, a
+//!   number that does not fit an `f32` or an oversized batch is an
+//!   [`ErrorKind::InvalidInput`] error naming the field and the item index.
+//!
+//! The encoder is immutable and shared; it writes into caller-owned buffers
+//! ([`InputBuffer`], or the owned [`EncodedBatch`]) and a reusable
+//! [`Scratch`], so encoding a batch allocates nothing per field or item
+//! once the buffers have grown to the batch size.
+//!
+//! # Examples
+//! ```
+//! use reloop_runtime::encoder::{EncodedBatch, Encoder};
+//! use reloop_runtime::{Item, ModelSpec};
+//! use serde_json::json;
+//!
+//! let spec = ModelSpec::from_json(r#"{
+//!   "inputs": [{ "name": "x", "dtype": "i64", "columns": ["genre"] }],
+//!   "fields": { "genre": { "kind": "categorical", "vocabulary": { "Drama": 1, "Comedy": 2 } } },
+//!   "outputs": { "probability": "y", "hidden": "h" },
+//!   "p0": 0.3
+//! }"#)?;
+//! let encoder = Encoder::new(&spec)?;
+//! let items: Vec<Item> = vec![
+//!     json!({ "genre": "Comedy" }).as_object().cloned().unwrap_or_default(),
+//!     json!({ "genre": "Western" }).as_object().cloned().unwrap_or_default(),
+//! ];
+//! let mut batch = EncodedBatch::default();
+//! encoder.encode(&items, &Item::new(), &mut batch)?;
+//! assert_eq!(batch.i64_data(0), Some(&[2, 0][..])); // Western is out of vocabulary
+//! # Ok::<(), reloop_core::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+use reloop_core::{Error, ErrorKind, Result};
+use serde_json::Value;
+
+use crate::item::{Fields, category_key, is_scalar, number, present, type_name};
+use crate::spec::{DType, FieldSpec, ModelSpec, Pooling, bucket_cardinality, cardinality};
+
+/// FNV-1a 64-bit hash, the spec's category hash (offset basis
+/// `0xcbf29ce484222325`, prime `0x100000001b3`, over UTF-8 bytes).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A category lookup: vocabulary or hashing. A vocabulary is a hash map
+/// (hashbrown's default hasher, foldhash): ids are looked up per item and
+/// field, and a vocabulary of a few thousand keys costs a dozen string
+/// comparisons per lookup in an ordered map.
+#[derive(Clone, Debug)]
+enum Lookup {
+    Vocabulary { map: HashMap<String, i64>, oov: i64 },
+    Hash { buckets: u64, offset: i64 },
+}
+
+impl Lookup {
+    fn new(vocabulary: &Option<BTreeMap<String, i64>>, oov: i64, buckets: Option<u32>, offset: i64) -> Lookup {
+        match (vocabulary, buckets) {
+            (Some(map), _) => Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), oov },
+            (None, Some(n)) => Lookup::Hash { buckets: u64::from(n.max(1)), offset },
+            (None, None) => Lookup::Hash { buckets: 1, offset: 0 },
+        }
+    }
+
+    /// The index of a category given by its key string.
+    fn index(&self, key: &str) -> i64 {
+        match self {
+            Lookup::Vocabulary { map, oov } => map.get(key).copied().unwrap_or(*oov),
+            // buckets ≤ u32::MAX, so the remainder fits an i64.
+            Lookup::Hash { buckets, offset } => offset + (fnv1a64(key.as_bytes()) % buckets) as i64,
+        }
+    }
+}
+
+/// A field compiled for encoding.
+#[derive(Clone, Debug)]
+enum Kind {
+    Categorical { lookup: Lookup, one_hot: bool },
+    Multi { lookup: Lookup, pooling: Pooling, pad: i64 },
+    Numeric { mean: f32, std: f32 },
+    Bucketized { boundaries: Vec<f64>, offset: i64, one_hot: bool },
+}
+
+#[derive(Clone, Debug)]
+struct Field {
+    name: String,
+    kind: Kind,
+    width: usize,
+    default: Option<Value>,
+}
+
+/// Where a field's columns go in an input row: field `field` fills
+/// `offset..offset + width`.
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    field: usize,
+    offset: usize,
+}
+
+/// One input tensor's layout: its columns, field by field.
+#[derive(Clone, Debug)]
+struct InputLayout {
+    name: String,
+    dtype: DType,
+    width: usize,
+    placements: Vec<Placement>,
+}
+
+/// A mutable view of one input tensor's data, `rows × width`, row-major.
+#[derive(Debug)]
+pub enum InputBuffer<'a> {
+    /// Data of an `i64` input.
+    I64(&'a mut [i64]),
+    /// Data of an `f32` input.
+    F32(&'a mut [f32]),
+}
+
+impl InputBuffer<'_> {
+    fn len(&self) -> usize {
+        match self {
+            InputBuffer::I64(b) => b.len(),
+            InputBuffer::F32(b) => b.len(),
+        }
+    }
+}
+
+/// The columns one field writes in one row of an input.
+enum FieldColumns<'a> {
+    I64(&'a mut [i64]),
+    F32(&'a mut [f32]),
+}
+
+impl FieldColumns<'_> {
+    fn fill(&mut self, v: i64) {
+        match self {
+            FieldColumns::I64(r) => r.fill(v),
+            FieldColumns::F32(r) => r.fill(v as f32),
+        }
+    }
+
+    fn set_index(&mut self, col: usize, v: i64) {
+        match self {
+            FieldColumns::I64(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = v;
+                }
+            }
+            FieldColumns::F32(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = v as f32;
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, col: usize, v: f32) {
+        match self {
+            FieldColumns::I64(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = 1;
+                }
+            }
+            FieldColumns::F32(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x += v;
+                }
+            }
+        }
+    }
+
+    fn set_one(&mut self, col: usize) {
+        match self {
+            FieldColumns::I64(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = 1;
+                }
+            }
+            FieldColumns::F32(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = 1.0;
+                }
+            }
+        }
+    }
+
+    fn set_value(&mut self, col: usize, v: f32) {
+        match self {
+            FieldColumns::I64(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = v as i64;
+                }
+            }
+            FieldColumns::F32(r) => {
+                if let Some(x) = r.get_mut(col) {
+                    *x = v;
+                }
+            }
+        }
+    }
+}
+
+/// Reusable scratch space for encoding (a key string).
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    key: String,
+}
+
+/// Owned, reusable input buffers: one per input, in spec order.
+#[derive(Clone, Debug, Default)]
+pub struct EncodedBatch {
+    rows: usize,
+    i64s: Vec<Vec<i64>>,
+    f32s: Vec<Vec<f32>>,
+    scratch: Scratch,
+}
+
+impl EncodedBatch {
+    /// Rows encoded by the last call.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Data of input `index` if it is an `i64` input.
+    pub fn i64_data(&self, index: usize) -> Option<&[i64]> {
+        self.i64s.get(index).filter(|v| !v.is_empty() || self.rows == 0).map(Vec::as_slice)
+    }
+
+    /// Data of input `index` if it is an `f32` input.
+    pub fn f32_data(&self, index: usize) -> Option<&[f32]> {
+        self.f32s.get(index).filter(|v| !v.is_empty() || self.rows == 0).map(Vec::as_slice)
+    }
+}
+
+/// Compiled, immutable encoder for one spec. Cheap to share by reference.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    /// In the spec's (sorted) field order: [`Encoder::field_names`].
+    fields: Vec<Field>,
+    inputs: Vec<InputLayout>,
+    max_batch: usize,
+}
+
+impl Encoder {
+    /// Compiles the spec (validating it first).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidConfig`] if the spec is invalid.
+    pub fn new(spec: &ModelSpec) -> Result<Encoder> {
+        spec.validate()?;
+        let mut fields = Vec::with_capacity(spec.fields.len());
+        let mut index_of = BTreeMap::new();
+        for (name, f) in &spec.fields {
+            let width = f.width();
+            let (kind, default) = match f {
+                FieldSpec::Categorical(c) => (
+                    Kind::Categorical {
+                        lookup: Lookup::new(&c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset),
+                        one_hot: c.one_hot,
+                    },
+                    c.default.clone(),
+                ),
+                FieldSpec::MultiCategorical(m) => (
+                    Kind::Multi {
+                        lookup: Lookup::new(&m.vocabulary, m.oov_index, m.hash_buckets, m.hash_offset),
+                        pooling: m.pooling,
+                        pad: m.pad_index,
+                    },
+                    m.default.clone(),
+                ),
+                FieldSpec::Numeric(n) => (
+                    Kind::Numeric { mean: n.mean, std: n.std },
+                    n.default.and_then(serde_json::Number::from_f64).map(Value::Number),
+                ),
+                FieldSpec::Bucketized(b) => (
+                    Kind::Bucketized { boundaries: b.boundaries.clone(), offset: b.offset, one_hot: b.one_hot },
+                    b.default.and_then(serde_json::Number::from_f64).map(Value::Number),
+                ),
+            };
+            debug_assert!(match f {
+                FieldSpec::Categorical(c) if c.one_hot => {
+                    width == cardinality(&c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset)
+                }
+                FieldSpec::Bucketized(b) if b.one_hot => width == bucket_cardinality(b),
+                _ => true,
+            });
+            index_of.insert(name.as_str(), fields.len());
+            fields.push(Field { name: name.clone(), kind, width, default });
+        }
+        let mut inputs = Vec::with_capacity(spec.inputs.len());
+        for input in &spec.inputs {
+            let mut placements = Vec::with_capacity(input.columns.len());
+            let mut offset = 0;
+            for column in &input.columns {
+                let Some(&field) = index_of.get(column.as_str()) else {
+                    return Err(Error::config(format!("inputs: no field named `{column}`")));
+                };
+                placements.push(Placement { field, offset });
+                offset += fields.get(field).map_or(0, |f| f.width);
+            }
+            inputs.push(InputLayout { name: input.name.clone(), dtype: input.dtype, width: offset, placements });
+        }
+        Ok(Encoder { fields, inputs, max_batch: spec.max_batch })
+    }
+
+    /// The names of the fields the model reads, in the order [`FieldValues`]
+    /// holds them (the spec's fields, sorted by name).
+    ///
+    /// [`FieldValues`]: crate::item::FieldValues
+    pub fn field_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.fields.iter().map(|f| f.name.as_str())
+    }
+
+    /// Number of input tensors.
+    pub fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Name, element type and width of input `index` (spec order).
+    pub fn input(&self, index: usize) -> Option<(&str, DType, usize)> {
+        self.inputs.get(index).map(|i| (i.name.as_str(), i.dtype, i.width))
+    }
+
+    /// The largest batch accepted.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Encodes `items` (with `context` filling what they lack) into `out`,
+    /// resizing its buffers as needed.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] naming the item index and field for a
+    /// missing field without default or a wrong type, or naming the batch
+    /// size if it exceeds [`Encoder::max_batch`].
+    pub fn encode<I: Fields, C: Fields + ?Sized>(
+        &self,
+        items: &[I],
+        context: &C,
+        out: &mut EncodedBatch,
+    ) -> Result<()> {
+        self.check_batch(items.len())?;
+        let n = items.len();
+        out.rows = 0;
+        out.i64s.resize_with(self.inputs.len(), Vec::new);
+        out.f32s.resize_with(self.inputs.len(), Vec::new);
+        for ((i, f), input) in out.i64s.iter_mut().zip(out.f32s.iter_mut()).zip(&self.inputs) {
+            let len = n * input.width;
+            match input.dtype {
+                DType::I64 => {
+                    i.resize(len, 0);
+                    f.clear();
+                }
+                DType::F32 => {
+                    f.resize(len, 0.0);
+                    i.clear();
+                }
+            }
+        }
+        let mut buffers: Vec<InputBuffer<'_>> = out
+            .i64s
+            .iter_mut()
+            .zip(out.f32s.iter_mut())
+            .zip(&self.inputs)
+            .map(|((i, f), input)| match input.dtype {
+                DType::I64 => InputBuffer::I64(i.as_mut_slice()),
+                DType::F32 => InputBuffer::F32(f.as_mut_slice()),
+            })
+            .collect();
+        self.encode_into(items, context, &mut buffers, &mut out.scratch)?;
+        out.rows = n;
+        Ok(())
+    }
+
+    /// Encodes into caller-provided buffers, one per input in spec order,
+    /// each exactly `items.len() × width` long with the input's type. This
+    /// is the zero-copy path (e.g. straight into a tensor's memory).
+    ///
+    /// # Errors
+    /// As [`Encoder::encode`]; also [`ErrorKind::InvalidInput`] if a buffer
+    /// has the wrong type or length. Buffers are partly written on error.
+    pub fn encode_into<I: Fields, C: Fields + ?Sized>(
+        &self,
+        items: &[I],
+        context: &C,
+        buffers: &mut [InputBuffer<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<()> {
+        self.check_batch(items.len())?;
+        if buffers.len() != self.inputs.len() {
+            return Err(Error::input(format!(
+                "{} input buffers given, the spec has {} inputs",
+                buffers.len(),
+                self.inputs.len()
+            )));
+        }
+        for (input, buffer) in self.inputs.iter().zip(buffers.iter()) {
+            let type_ok =
+                matches!((input.dtype, buffer), (DType::I64, InputBuffer::I64(_)) | (DType::F32, InputBuffer::F32(_)));
+            if !type_ok || buffer.len() != items.len() * input.width {
+                return Err(Error::input(format!(
+                    "buffer for input `{}` must be {} x {} {} values, got {}",
+                    input.name,
+                    items.len(),
+                    input.width,
+                    input.dtype.name(),
+                    buffer.len()
+                )));
+            }
+        }
+        for (i, item) in items.iter().enumerate() {
+            for (input, buffer) in self.inputs.iter().zip(buffers.iter_mut()) {
+                let start = i * input.width;
+                for placement in &input.placements {
+                    let Some(field) = self.fields.get(placement.field) else { continue };
+                    let from = start + placement.offset;
+                    let to = from + field.width;
+                    let columns = match buffer {
+                        InputBuffer::I64(b) => b.get_mut(from..to).map(FieldColumns::I64),
+                        InputBuffer::F32(b) => b.get_mut(from..to).map(FieldColumns::F32),
+                    };
+                    let Some(mut columns) = columns else { continue };
+                    encode_field(field, placement.field, item, context, &mut columns, scratch)
+                        .map_err(|e| e.with_context(format_args!("item {i}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a batch larger than the spec's `maxBatch`.
+    pub(crate) fn check_batch(&self, n: usize) -> Result<()> {
+        if n > self.max_batch {
+            return Err(Error::input(format!("batch of {n} items is larger than maxBatch {}", self.max_batch)));
+        }
+        Ok(())
+    }
+}
+
+/// Where a value came from, for messages.
+#[derive(Clone, Copy)]
+enum Source {
+    Item,
+    Context,
+    Default,
+}
+
+impl Source {
+    fn describe(self, field: &str) -> String {
+        match self {
+            Source::Item => format!("field `{field}`"),
+            Source::Context => format!("context field `{field}`"),
+            Source::Default => format!("default of field `{field}`"),
+        }
+    }
+}
+
+fn encode_field<I: Fields, C: Fields + ?Sized>(
+    field: &Field,
+    index: usize,
+    item: &I,
+    context: &C,
+    row: &mut FieldColumns<'_>,
+    scratch: &mut Scratch,
+) -> Result<()> {
+    let (value, source) = if let Some(v) = present(item, index, &field.name) {
+        (v, Source::Item)
+    } else if let Some(v) = present(context, index, &field.name) {
+        (v, Source::Context)
+    } else if let Some(v) = &field.default {
+        (v, Source::Default)
+    } else {
+        return Err(Error::input(format!("field `{}` is missing and has no default", field.name)));
+    };
+    let wrong = |what: &str| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} must be {what}, got {}", source.describe(&field.name), type_name(value)),
+        )
+    };
+    match &field.kind {
+        Kind::Categorical { lookup, one_hot } => {
+            if !category_key(value, &mut scratch.key) {
+                return Err(wrong("a string, number or boolean"));
+            }
+            let index = lookup.index(&scratch.key);
+            if *one_hot {
+                row.fill(0);
+                row.set_one(usize::try_from(index).unwrap_or(usize::MAX));
+            } else {
+                row.set_index(0, index);
+            }
+        }
+        Kind::Multi { lookup, pooling, pad } => {
+            let values: &[Value] = match value {
+                Value::Array(values) => values,
+                single => std::slice::from_ref(single),
+            };
+            if !values.iter().all(is_scalar) {
+                return Err(wrong("a list of strings, numbers or booleans"));
+            }
+            match pooling {
+                Pooling::Pad => {
+                    row.fill(*pad);
+                    for (col, v) in values.iter().take(field.width).enumerate() {
+                        category_key(v, &mut scratch.key);
+                        row.set_index(col, lookup.index(&scratch.key));
+                    }
+                }
+                Pooling::MultiHot | Pooling::Mean => {
+                    row.fill(0);
+                    let weight = if *pooling == Pooling::Mean { 1.0 / values.len().max(1) as f32 } else { 1.0 };
+                    for v in values {
+                        category_key(v, &mut scratch.key);
+                        let col = usize::try_from(lookup.index(&scratch.key)).unwrap_or(usize::MAX);
+                        if *pooling == Pooling::Mean {
+                            row.add(col, weight);
+                        } else {
+                            row.set_one(col);
+                        }
+                    }
+                }
+            }
+        }
+        Kind::Numeric { mean, std } => {
+            let x = number(value).ok_or_else(|| wrong("a number"))?;
+            let z = (x as f32 - mean) / std;
+            if !z.is_finite() {
+                return Err(Error::input(format!(
+                    "{} = {x} does not give a finite f32 after normalisation",
+                    source.describe(&field.name)
+                )));
+            }
+            row.set_value(0, z);
+        }
+        Kind::Bucketized { boundaries, offset, one_hot } => {
+            let x = number(value).ok_or_else(|| wrong("a number"))?;
+            if !x.is_finite() {
+                return Err(Error::input(format!("{} must be finite, got {x}", source.describe(&field.name))));
+            }
+            let bucket = boundaries.partition_point(|b| *b <= x);
+            let index = offset.saturating_add(i64::try_from(bucket).unwrap_or(i64::MAX));
+            if *one_hot {
+                row.fill(0);
+                row.set_one(usize::try_from(index).unwrap_or(usize::MAX));
+            } else {
+                row.set_index(0, index);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+}

@@ -1,0 +1,215 @@
+//! Test fixtures generated in code: small ONNX CTR models written with
+//! tract_onnx's protobuf types (no checked-in binaries), their specs, and a
+//! plain-Rust forward pass that computes the expected outputs without tract.
+//!
+//! The network: `ids: i64 [N, 2]` (user, item indices) → Gather in a 6 × 2
+//! embedding table → Flatten → Concat with `dense: f32 [N, 1]` → MatMul W1
+//! (5 × 3) + b1 → Relu (tensor `relu1`, never a graph output) → MatMul W2 +
+//! b2 → head. Heads: `Sigmoid` → `prob [N, 1]`; bare `logit [N, 1]`; or a
+//! two-column `Softmax` → `probabilities [N, 2]` after an ArgMax `label`
+//! output, as skl2onnx emits.
+
+#![allow(dead_code)]
+
+use prost::Message;
+use reloop_runtime::Item;
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
+
+pub const EMB: [[f32; 2]; 6] = [[0.0, 0.0], [0.5, -0.2], [-0.3, 0.8], [0.9, 0.1], [-0.6, -0.4], [0.2, 0.7]];
+pub const W1: [[f32; 3]; 5] =
+    [[0.4, -0.5, 0.3], [0.2, 0.6, -0.1], [-0.7, 0.1, 0.5], [0.3, 0.3, 0.3], [0.5, -0.2, -0.4]];
+pub const B1: [f32; 3] = [0.05, 0.1, -0.05];
+pub const W2: [f32; 3] = [0.8, -0.6, 1.1];
+pub const B2: f32 = -0.2;
+/// Second-column weights of the softmax head (the first column is zero).
+pub const W2_SOFTMAX: [[f32; 2]; 3] = [[0.0, 0.8], [0.0, -0.6], [0.0, 1.1]];
+pub const B2_SOFTMAX: [f32; 2] = [0.0, -0.2];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    Sigmoid,
+    Logit,
+    Softmax2,
+}
+
+/// Expected (probability, hidden) for one row, computed without tract.
+pub fn reference(user: i64, item: i64, dense: f32) -> (f32, [f32; 3]) {
+    let eu = EMB[user as usize];
+    let ei = EMB[item as usize];
+    let x = [eu[0], eu[1], ei[0], ei[1], dense];
+    let mut h = [0f32; 3];
+    for (j, hj) in h.iter_mut().enumerate() {
+        let mut s = B1[j];
+        for (i, xi) in x.iter().enumerate() {
+            s += xi * W1[i][j];
+        }
+        *hj = s.max(0.0);
+    }
+    let logit: f32 = B2 + h.iter().zip(W2).map(|(a, b)| a * b).sum::<f32>();
+    (1.0 / (1.0 + (-logit).exp()), h)
+}
+
+/// ONNX element types, from tract's own protobuf enum.
+pub const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
+pub const INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
+
+pub fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: FLOAT, float_data: data, ..Default::default() }
+}
+
+fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Some(v) => dimension::Value::DimValue(*v),
+                None => dimension::Value::DimParam("N".into()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type,
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<pb::AttributeProto>) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        name: format!("{op}_{}", outputs[0]),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attributes,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, value: i64) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: 2, i: value, ..Default::default() }
+}
+
+/// The model's graph, before encoding (tests tweak it to make broken models).
+pub fn mlp_graph(head: Head) -> pb::GraphProto {
+    let mut initializer = vec![
+        tensor_f32("emb", &[6, 2], EMB.iter().flatten().copied().collect()),
+        tensor_f32("w1", &[5, 3], W1.iter().flatten().copied().collect()),
+        tensor_f32("b1", &[3], B1.to_vec()),
+    ];
+    let mut nodes = vec![
+        node("Gather", &["emb", "ids"], &["embedded"], vec![int_attr("axis", 0)]),
+        node("Flatten", &["embedded"], &["flat"], vec![int_attr("axis", 1)]),
+        node("Concat", &["flat", "dense"], &["x"], vec![int_attr("axis", 1)]),
+        node("MatMul", &["x", "w1"], &["mm1"], vec![]),
+        node("Add", &["mm1", "b1"], &["pre1"], vec![]),
+        node("Relu", &["pre1"], &["relu1"], vec![]),
+    ];
+    let outputs = match head {
+        Head::Sigmoid | Head::Logit => {
+            initializer.push(tensor_f32("w2", &[3, 1], W2.to_vec()));
+            initializer.push(tensor_f32("b2", &[1], vec![B2]));
+            nodes.push(node("MatMul", &["relu1", "w2"], &["mm2"], vec![]));
+            nodes.push(node("Add", &["mm2", "b2"], &["logit"], vec![]));
+            if head == Head::Sigmoid {
+                nodes.push(node("Sigmoid", &["logit"], &["prob"], vec![]));
+                vec![value_info("prob", FLOAT, &[None, Some(1)])]
+            } else {
+                vec![value_info("logit", FLOAT, &[None, Some(1)])]
+            }
+        }
+        Head::Softmax2 => {
+            initializer.push(tensor_f32("w2", &[3, 2], W2_SOFTMAX.iter().flatten().copied().collect()));
+            initializer.push(tensor_f32("b2", &[2], B2_SOFTMAX.to_vec()));
+            nodes.push(node("MatMul", &["relu1", "w2"], &["mm2"], vec![]));
+            nodes.push(node("Add", &["mm2", "b2"], &["scores"], vec![]));
+            nodes.push(node("Softmax", &["scores"], &["probabilities"], vec![int_attr("axis", 1)]));
+            nodes.push(node(
+                "ArgMax",
+                &["probabilities"],
+                &["label"],
+                vec![int_attr("axis", 1), int_attr("keepdims", 0)],
+            ));
+            vec![value_info("label", INT64, &[None]), value_info("probabilities", FLOAT, &[None, Some(2)])]
+        }
+    };
+    pb::GraphProto {
+        name: "ctr".into(),
+        node: nodes,
+        initializer,
+        input: vec![value_info("ids", INT64, &[None, Some(2)]), value_info("dense", FLOAT, &[None, Some(1)])],
+        output: outputs,
+        ..Default::default()
+    }
+}
+
+pub fn encode_model(graph: pb::GraphProto) -> Vec<u8> {
+    pb::ModelProto {
+        ir_version: 8,
+        producer_name: "reloop-edge-tests".into(),
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+pub fn mlp_onnx(head: Head) -> Vec<u8> {
+    encode_model(mlp_graph(head))
+}
+
+/// The spec as a JSON value (tests tweak it), for the given head.
+pub fn mlp_spec_value(head: Head) -> serde_json::Value {
+    let (probability, kind) = match head {
+        Head::Sigmoid => ("prob", "probability"),
+        Head::Logit => ("logit", "logit"),
+        Head::Softmax2 => ("probabilities", "softmax2"),
+    };
+    serde_json::json!({
+        "version": 1,
+        "inputs": [
+            { "name": "ids", "dtype": "i64", "columns": ["user", "item"] },
+            { "name": "dense", "dtype": "f32", "columns": ["age"] }
+        ],
+        "fields": {
+            "user": { "kind": "categorical", "vocabulary": { "u1": 1, "u2": 2, "u3": 3 }, "oovIndex": 0 },
+            "item": { "kind": "categorical", "hashBuckets": 2, "hashOffset": 4 },
+            "age": { "kind": "numeric", "mean": 30.0, "std": 10.0, "default": 30.0 }
+        },
+        "outputs": { "probability": probability, "kind": kind, "hidden": "relu1" },
+        "mu": [0.2, 0.3, 0.1],
+        "p0": 0.4,
+        "maxBatch": 64
+    })
+}
+
+pub fn mlp_spec(head: Head) -> String {
+    mlp_spec_value(head).to_string()
+}
+
+/// An item as the encoder takes it.
+pub fn item(value: serde_json::Value) -> Item {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// The encoded (user index, item index, dense) of an item of the fixture spec.
+pub fn encoded(user: &str, item_id: &str, age: f32) -> (i64, i64, f32) {
+    let user = match user {
+        "u1" => 1,
+        "u2" => 2,
+        "u3" => 3,
+        _ => 0,
+    };
+    let item = 4 + (reloop_runtime::encoder::fnv1a64(item_id.as_bytes()) % 2) as i64;
+    (user, item, (age - 30.0) / 10.0)
+}

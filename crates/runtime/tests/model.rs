@@ -1,0 +1,399 @@
+//! The ONNX runtime against a plain-Rust reference, every head kind, and
+//! models or specs that disagree: clear errors, never a panic.
+
+mod common;
+
+use common::{
+    Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, node, reference, tensor_f32,
+};
+use reloop_core::ErrorKind;
+use reloop_runtime::plans::{FIXED_PLANS_BUDGET, MAX_FIXED, RUNS_PER_BUILD};
+use reloop_runtime::{Item, Model, ModelOutput};
+use serde_json::json;
+
+fn items() -> Vec<Item> {
+    vec![
+        item(json!({ "user": "u1", "item": "a", "age": 25 })),
+        item(json!({ "user": "u2", "item": "b", "age": 41.5 })),
+        item(json!({ "user": "stranger", "item": "c" })),
+        item(json!({ "user": "u3", "item": 17, "age": 60 })),
+    ]
+}
+
+fn expected() -> Vec<(f32, [f32; 3])> {
+    [("u1", "a", 25.0), ("u2", "b", 41.5), ("zz", "c", 30.0), ("u3", "17", 60.0)]
+        .iter()
+        .map(|&(u, i, a)| {
+            let (u, i, d) = encoded(u, i, a);
+            reference(u, i, d)
+        })
+        .collect()
+}
+
+fn check_against_reference(head: Head) {
+    let model = Model::from_json(&mlp_onnx(head), &mlp_spec(head)).unwrap();
+    assert_eq!(model.hidden_dim(), 3);
+    check_rows(&model, 4, &mut ModelOutput::default());
+}
+
+#[test]
+fn sigmoid_head_matches_reference_with_intermediate_hidden() {
+    check_against_reference(Head::Sigmoid);
+}
+
+#[test]
+fn logit_head_gets_the_sigmoid() {
+    check_against_reference(Head::Logit);
+}
+
+#[test]
+fn softmax2_head_takes_column_one() {
+    check_against_reference(Head::Softmax2);
+}
+
+#[test]
+fn relu_hidden_has_zeros_and_positives() {
+    // The fixture is only a good test of the hidden read if h is not trivial.
+    let hs: Vec<f32> = expected().iter().flat_map(|(_, h)| *h).collect();
+    assert!(hs.contains(&0.0) && hs.iter().any(|&v| v > 0.0), "{hs:?}");
+}
+
+#[test]
+fn batch_sizes_vary_and_results_are_stable() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let all = items();
+    let want = expected();
+    let mut out = ModelOutput::default();
+    for n in [1, 4, 2, 4, 3, 1, 0, 4] {
+        model.run(&all[..n], &Item::new(), &mut out).unwrap();
+        assert_eq!(out.rows(), n);
+        for (row, (p, _)) in want.iter().enumerate().take(n) {
+            assert!((out.y_base()[row] - p).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn context_fills_missing_fields_and_items_override_it() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let context = item(json!({ "user": "u2", "age": 50 }));
+    let batch = vec![item(json!({ "item": "a" })), item(json!({ "item": "a", "user": "u1" }))];
+    let mut out = ModelOutput::default();
+    model.run(&batch, &context, &mut out).unwrap();
+    let (u, i, d) = encoded("u2", "a", 50.0);
+    assert!((out.y_base()[0] - reference(u, i, d).0).abs() < 1e-5);
+    let (u, i, d) = encoded("u1", "a", 50.0);
+    assert!((out.y_base()[1] - reference(u, i, d).0).abs() < 1e-5);
+}
+
+#[test]
+fn model_is_shared_across_threads_with_the_same_answers() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let want = expected();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let model = model.clone();
+            let want = &want;
+            s.spawn(move || {
+                let mut out = ModelOutput::default();
+                for _ in 0..20 {
+                    model.run(&items(), &Item::new(), &mut out).unwrap();
+                    assert!((out.y_base()[3] - want[3].0).abs() < 1e-5);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn identity_depends_on_bytes_and_spec_but_not_spec_formatting() {
+    let a = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let pretty = serde_json::to_string_pretty(&mlp_spec_value(Head::Sigmoid)).unwrap();
+    let b = Model::from_json(&mlp_onnx(Head::Sigmoid), &pretty).unwrap();
+    assert_eq!(a.id(), b.id());
+    let mut spec = mlp_spec_value(Head::Sigmoid);
+    spec["p0"] = json!(0.41);
+    let c = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec.to_string()).unwrap();
+    assert_ne!(a.id(), c.id());
+    let d =
+        Model::from_json(&mlp_onnx(Head::Logit), &mlp_spec(Head::Sigmoid).replace("\"prob\"", "\"logit\"")).unwrap();
+    assert_ne!(a.id(), d.id());
+}
+
+#[test]
+fn encoder_errors_surface_with_item_and_field() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    let bad = vec![items()[0].clone(), item(json!({ "user": "u1" }))];
+    let e = model.run(&bad, &Item::new(), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("item 1") && e.message().contains("`item`"), "{e}");
+    assert_eq!(out.rows(), 0);
+    let big: Vec<Item> = (0..65).map(|_| items()[0].clone()).collect();
+    let e = model.run(&big, &Item::new(), &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("maxBatch"), "{e}");
+}
+
+fn load_err(onnx: &[u8], spec: &str) -> reloop_core::Error {
+    match Model::from_json(onnx, spec) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn malformed_and_truncated_onnx_are_model_errors() {
+    let spec = mlp_spec(Head::Sigmoid);
+    let good = mlp_onnx(Head::Sigmoid);
+    for bytes in [&b""[..], b"not an onnx file at all", &good[..good.len() / 2], &good[..good.len() - 7]] {
+        let e = load_err(bytes, &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    }
+    // Every prefix fails cleanly (or, for the rare prefix that still parses, loads).
+    for cut in (0..good.len()).step_by(13) {
+        let _ = Model::from_json(&good[..cut], &spec);
+    }
+}
+
+#[test]
+fn graph_output_that_nothing_produces_is_refused_not_a_panic() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.output[0].name = "ghost".into();
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("ghost"), "{e}");
+}
+
+#[test]
+fn external_data_is_refused() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.initializer[0].data_location = Some(1);
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert!(e.message().contains("external data"), "{e}");
+}
+
+fn spec_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v = mlp_spec_value(Head::Sigmoid);
+    edit(&mut v);
+    v.to_string()
+}
+
+#[test]
+fn spec_disagreeing_with_the_model_names_the_key() {
+    let onnx = mlp_onnx(Head::Sigmoid);
+    let cases: Vec<(String, &str)> = vec![
+        (spec_with(|v| v["inputs"][1]["name"] = json!("dense_x")), "dense"),
+        (spec_with(|v| v["inputs"][0]["columns"] = json!(["user", "item", "user"])), "inputs[0].columns"),
+        (spec_with(|v| v["inputs"][1]["dtype"] = json!("i64")), ""),
+        (spec_with(|v| v["outputs"]["hidden"] = json!("nope")), "outputs.hidden"),
+        (spec_with(|v| v["outputs"]["probability"] = json!("nope")), "outputs.probability"),
+        (spec_with(|v| v["mu"] = json!([0.1, 0.2])), "mu"),
+        (spec_with(|v| v["outputs"]["hidden"] = json!("w1")), "outputs.hidden"),
+        (spec_with(|v| v["outputs"]["kind"] = json!("softmax2")), "outputs.kind"),
+    ];
+    for (spec, key) in cases {
+        let e = load_err(&onnx, &spec);
+        assert!(matches!(e.kind(), ErrorKind::Model | ErrorKind::InvalidConfig), "{e}");
+        assert!(e.message().contains(key), "expected `{key}` in: {e}");
+    }
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    // `dense` as i64 would need numeric fields in an i64 input: a spec error.
+    let e = load_err(&mlp_onnx(Head::Sigmoid), &spec_with(|v| v["inputs"][1]["dtype"] = json!("i64")));
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    assert!(e.message().contains("inputs[1]"), "{e}");
+    // `ids` declared f32 in the spec while the ONNX says int64: a model mismatch.
+    let e = load_err(&mlp_onnx(Head::Sigmoid), &spec_with(|v| v["inputs"][0]["dtype"] = json!("f32")));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("inputs[0].dtype") && e.message().contains("int64"), "{e}");
+}
+
+#[test]
+fn hidden_may_be_named_by_node() {
+    let spec = spec_with(|v| v["outputs"]["hidden"] = json!("Relu_relu1"));
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec).unwrap();
+    let mut out = ModelOutput::default();
+    model.run(&items(), &Item::new(), &mut out).unwrap();
+    let want = expected();
+    assert!((out.hidden_row(1).unwrap()[0] - want[1].1[0]).abs() < 1e-5);
+}
+
+#[test]
+fn operators_this_build_lacks_are_named_at_load() {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    // An operator no build has, and one the package leaves out.
+    graph.node[0].op_type = "NoSuchOp".into();
+    let e = load_err(&encode_model(graph.clone()), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model);
+    assert!(e.message().contains("no implementation of NoSuchOp"), "{e}");
+    assert!(!e.message().contains("all-onnx-ops"), "{e}");
+
+    graph.node[0].op_type = "Resize".into();
+    let result = Model::from_json(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    if cfg!(feature = "all-onnx-ops") {
+        // Resize is built in: whatever becomes of the rewired node, it is not unknown.
+        if let Err(e) = result {
+            assert!(!e.message().contains("no implementation"), "{e}");
+        }
+    } else {
+        let e = result.expect_err("Resize is not in the default build");
+        assert!(e.message().contains("no implementation of Resize"), "{e}");
+        assert!(e.message().contains("all-onnx-ops"), "{e}");
+    }
+}
+
+/// Every head against the reference through both plans: the general one
+/// (first run of a size) and the fixed one (later runs).
+fn check_rows(model: &Model, n: usize, out: &mut ModelOutput) {
+    let all = items();
+    let want = expected();
+    let batch: Vec<Item> = (0..n).map(|i| all[i % all.len()].clone()).collect();
+    model.run(&batch, &Item::new(), out).unwrap();
+    assert_eq!(out.rows(), n);
+    for row in 0..n {
+        let (p, h) = want[row % want.len()];
+        assert!((out.y_base()[row] - p).abs() < 1e-5, "n {n} row {row}: {} vs {p}", out.y_base()[row]);
+        for (j, (got, want)) in out.hidden_row(row).unwrap().iter().zip(h).enumerate() {
+            assert!((got - want).abs() < 1e-5, "n {n} row {row} h[{j}]");
+        }
+    }
+}
+
+#[test]
+fn a_batch_size_run_again_gets_a_fixed_plan_with_the_same_results() {
+    for head in [Head::Sigmoid, Head::Logit, Head::Softmax2] {
+        let model = Model::from_json(&mlp_onnx(head), &mlp_spec(head)).unwrap();
+        let mut out = ModelOutput::default();
+        check_rows(&model, 7, &mut out);
+        assert!(model.fixed_batch_sizes().is_empty(), "one run of a size is not enough");
+        let first = out.clone();
+        check_rows(&model, 7, &mut out);
+        assert_eq!(model.fixed_batch_sizes(), [7]);
+        check_rows(&model, 7, &mut out);
+        for (a, b) in first.y_base().iter().zip(out.y_base()) {
+            assert!((a - b).abs() < 1e-6, "{head:?}: general {a} vs fixed {b}");
+        }
+    }
+}
+
+#[test]
+fn fixed_plans_are_bounded_rationed_and_keep_the_recent_sizes() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    for n in 1..=6 {
+        check_rows(&model, n, &mut out);
+        check_rows(&model, n, &mut out);
+    }
+    // MAX_FIXED builds at once; sizes 5 and 6 have earned a plan but wait for the ration.
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3, 4]);
+    check_rows(&model, 6, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3, 4]);
+    // Using a fixed size makes it the most recent.
+    check_rows(&model, 1, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [2, 3, 4, 1]);
+    // RUNS_PER_BUILD runs allow one more build: 6 gets its plan, 2 goes.
+    for _ in 0..RUNS_PER_BUILD {
+        check_rows(&model, 1, &mut out);
+    }
+    check_rows(&model, 6, &mut out);
+    assert_eq!(model.fixed_batch_sizes(), [3, 4, 1, 6]);
+}
+
+/// The fixture with `w`-wide extra layers: a zero-weighted side branch
+/// `relu1 → [3, w] → [w, w] → [w, 1]` added to the logit (same outputs,
+/// about `w * w * 4` bytes more weights), and an embedding table of
+/// `rows` rows (the fixture's six first, so the same outputs again).
+fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let emb = graph.initializer.iter_mut().find(|t| t.name == "emb").unwrap();
+    emb.float_data.resize(rows.max(6) * 2, 0.25);
+    emb.dims[0] = rows.max(6) as i64;
+    graph.initializer.push(tensor_f32("side_a", &[3, w as i64], vec![0.001; 3 * w]));
+    graph.initializer.push(tensor_f32("side_b", &[w as i64, w as i64], vec![0.0001; w * w]));
+    graph.initializer.push(tensor_f32("side_c", &[w as i64, 1], vec![0.0; w]));
+    let at = graph.node.iter().position(|n| n.output[0] == "logit").unwrap();
+    graph.node[at] = node("Add", &["mm2", "b2"], &["logit0"], vec![]);
+    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], &["side1"], vec![]));
+    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], &["side2"], vec![]));
+    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], &["side3"], vec![]));
+    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], &["logit"], vec![]));
+    encode_model(graph)
+}
+
+#[test]
+fn large_weights_keep_fewer_fixed_plans_and_embedding_tables_do_not_count() {
+    let spec = mlp_spec(Head::Sigmoid);
+    let mut out = ModelOutput::default();
+    // ≈ 4 MB of weights: three copies fit FIXED_PLANS_BUDGET (16 MiB).
+    let model = Model::from_json(&with_large_tensors(1024, 6), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), 3);
+    for n in 1..=4 {
+        check_rows(&model, n, &mut out);
+        check_rows(&model, n, &mut out);
+    }
+    assert_eq!(model.fixed_batch_sizes(), [1, 2, 3]);
+    // Over the budget: the general plan only.
+    let side = (FIXED_PLANS_BUDGET / 4).isqrt() + 1;
+    let model = Model::from_json(&with_large_tensors(side, 6), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), 0);
+    for _ in 0..3 {
+        check_rows(&model, 5, &mut out);
+    }
+    assert!(model.fixed_batch_sizes().is_empty());
+    // An embedding table the size of the budget is shared by every plan.
+    let model = Model::from_json(&with_large_tensors(4, FIXED_PLANS_BUDGET / 8 + 1), &spec).unwrap();
+    assert_eq!(model.fixed_plan_limit(), MAX_FIXED);
+    check_rows(&model, 4, &mut out);
+}
+
+#[test]
+fn cycling_through_many_batch_sizes_does_not_rebuild_plans_over_and_over() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    let mut out = ModelOutput::default();
+    // 8 sizes round-robin, 800 runs (fewer than RUNS_PER_BUILD): without the
+    // ration every size would be rebuilt on every other visit and the last
+    // four would hold the plans.
+    for _ in 0..100 {
+        for n in 1..=8 {
+            check_rows(&model, n, &mut out);
+        }
+    }
+    let mut sizes = model.fixed_batch_sizes();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 2, 3, 4]);
+}
+
+#[test]
+fn oversized_batches_never_reach_a_plan() {
+    let spec = spec_with(|v| v["maxBatch"] = json!(3));
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec).unwrap();
+    let batch: Vec<Item> = items();
+    let mut out = ModelOutput::default();
+    for _ in 0..3 {
+        let e = model.run(&batch, &Item::new(), &mut out).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.message().contains("maxBatch 3"), "{e}");
+    }
+    assert!(model.fixed_batch_sizes().is_empty());
+    assert_eq!(out.rows(), 0);
+}
+
+#[test]
+fn many_threads_share_one_model_across_fixed_and_general_plans() {
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let model = model.clone();
+            s.spawn(move || {
+                let mut out = ModelOutput::default();
+                for k in 0..30 {
+                    check_rows(&model, 1 + (t + k) % 6, &mut out);
+                }
+            });
+        }
+    });
+    assert!(model.fixed_batch_sizes().len() <= 4);
+}

@@ -1,0 +1,31 @@
+//! # reloop-tools
+//!
+//! The offline side of reloop-edge (not published, never in the wasm
+//! package): MovieLens-100K loading, the metrics shared by training and
+//! evaluation, the prequential replay of DESIGN §5, and training of the
+//! bundled model.
+//!
+//! Entry points:
+//! * [`movielens::Dataset`] — the ratings, users and items from the parquet
+//!   files `scripts/fetch-movielens.sh` caches, the time split, and each
+//!   event's model fields;
+//! * [`replay::evaluate`] — tunes every method on the first 25% of a
+//!   [`replay::Stream`] and reports AUC, gAUC, log-loss and ECE with
+//!   user-bootstrap intervals on the rest ([`replay::stream::build`] makes
+//!   the stream from MovieLens and a model);
+//! * [`metrics`] — AUC, per-user AUC, log-loss, calibration and the
+//!   bootstrap;
+//! * [`train::train`] (feature `train`) — the bundled embedding-MLP, fitted
+//!   with candle and exported as ONNX.
+//!
+//! Binaries: `replay` (`make replay`), `demo_data` (the browser demo's
+//! data), `train` (`make model`, feature `train`).
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![warn(missing_docs)]
+
+pub mod metrics;
+pub mod movielens;
+pub mod replay;
+#[cfg(feature = "train")]
+pub mod train;

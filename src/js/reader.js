@@ -1,0 +1,195 @@
+// How the package reads items: the one definition every call uses (score,
+// scoreDetailed, record), documented in src/reader.rs.
+//
+// A field is read by name as `item[name]` reads it in JavaScript — own or
+// inherited, enumerable or not, getters run (once per field and call) —
+// and only the fields the model reads are looked at. Each value is checked
+// against the value grammar here and written as JSON text, so the batch
+// crosses into wasm once, as UTF-8 bytes: `[context, [item, ...], ids]`,
+// every item (and the context) a list of the model's field values in its
+// field order (`null` where missing). A problem comes back as a string (the
+// message), never as an exception.
+
+const UTF8 = new TextEncoder();
+const MIN_I64 = -(2n ** 63n);
+const MAX_I64 = 2n ** 63n - 1n;
+
+class Problem {
+  constructor(message) {
+    this.message = message;
+  }
+}
+
+/** What kind of value `v` is, for messages. */
+function kind(v) {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "undefined": return "undefined";
+    case "boolean": return "a boolean";
+    case "number": return "a number";
+    case "bigint": return "a BigInt";
+    case "string": return "a string";
+    case "symbol": return "a symbol";
+    case "function": return "a function";
+  }
+  try {
+    if (Array.isArray(v)) return "a list";
+    if (v instanceof Date) return "a Date";
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return "a typed array or buffer";
+  } catch {
+    // A Proxy whose traps throw is still an object.
+  }
+  return "an object";
+}
+
+/** The message of something JS threw (its own getters may throw too). */
+function messageOf(e) {
+  try {
+    if (e instanceof Error) return String(e.message);
+  } catch {
+    return "a non-Error value";
+  }
+  return typeof e === "string" ? e : "a non-Error value";
+}
+
+/** A string, finite number, boolean or 64-bit BigInt as JSON text; undefined for other values. */
+function scalar(name, v) {
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "number":
+      if (!Number.isFinite(v)) throw new Problem(`field \`${name}\` must be a finite number, got ${v}`);
+      return String(v);
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      if (v < MIN_I64 || v > MAX_I64) {
+        throw new Problem(`field \`${name}\` is a BigInt outside the 64-bit integer range`);
+      }
+      return v.toString();
+    default:
+      return undefined;
+  }
+}
+
+/** One field value as JSON text. */
+function value(name, v) {
+  if (v === undefined || v === null) return "null";
+  const s = scalar(name, v);
+  if (s !== undefined) return s;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    let out = "[";
+    for (let i = 0; i < n; i++) {
+      const e = v[i];
+      const t = scalar(name, e);
+      if (t === undefined) {
+        if (Array.isArray(e)) throw new Problem(`field \`${name}\`: lists inside lists are not accepted`);
+        throw new Problem(`field \`${name}\`: element ${i} is ${kind(e)}; expected a string, number or boolean`);
+      }
+      out += i === 0 ? t : "," + t;
+    }
+    return out + "]";
+  }
+  const what = kind(v);
+  if (what === "a typed array or buffer") throw new Problem(`field \`${name}\` is a typed array or buffer; pass a plain array`);
+  throw new Problem(`field \`${name}\` is ${what}; expected a string, number, boolean or a list of them`);
+}
+
+/** The model's fields of one object (`what` names it in messages) as a JSON list. */
+function fieldsOf(what, obj, fields) {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    throw new Problem(`${what} must be an object of field values, got ${kind(obj)}`);
+  }
+  let out = "[";
+  for (let f = 0; f < fields.length; f++) {
+    const name = fields[f];
+    let text;
+    try {
+      text = value(name, obj[name]);
+    } catch (e) {
+      if (e instanceof Problem) throw new Problem(`${what}: ${e.message}`);
+      throw new Problem(`${what}: reading field \`${name}\` threw: ${messageOf(e)}`);
+    }
+    out += f === 0 ? text : "," + text;
+  }
+  return out + "]";
+}
+
+function contextOf(context, fields) {
+  return context === undefined || context === null ? "null" : fieldsOf("context", context, fields);
+}
+
+/** An array's length through its own `length` (a Proxy may throw or lie). */
+function lengthOf(what, array) {
+  let n;
+  try {
+    n = array.length;
+  } catch (e) {
+    throw new Problem(`${what}: reading its length threw: ${messageOf(e)}`);
+  }
+  if (!Number.isInteger(n) || n < 0 || n > 4294967295) throw new Problem(`${what}: its length is not a valid array length`);
+  return n;
+}
+
+function done(text) {
+  return UTF8.encode(text);
+}
+
+function failed(e) {
+  return e instanceof Problem ? e.message : `reading the arguments threw: ${messageOf(e)}`;
+}
+
+/**
+ * A batch for `score`: `items` (an array of objects), the optional
+ * `context` and `ids` (strings, one per item), read for the model's
+ * `fields`. Returns the UTF-8 JSON bytes, or a message.
+ */
+export function reloop_read_batch(items, context, ids, fields, maxBatch) {
+  try {
+    if (!Array.isArray(items)) throw new Problem(`items must be an array of objects, got ${kind(items)}`);
+    const n = lengthOf("items", items);
+    if (n > maxBatch) throw new Problem(`batch of ${n} items is larger than maxBatch ${maxBatch}`);
+    let text = "[" + contextOf(context, fields) + ",[";
+    for (let i = 0; i < n; i++) {
+      let item;
+      try {
+        item = items[i];
+      } catch (e) {
+        throw new Problem(`reading item ${i} threw: ${messageOf(e)}`);
+      }
+      text += (i === 0 ? "" : ",") + fieldsOf(`item ${i}`, item, fields);
+    }
+    text += "],";
+    if (ids === undefined || ids === null) {
+      text += "null";
+    } else {
+      if (!Array.isArray(ids)) throw new Problem(`ids must be an array of strings, got ${kind(ids)}`);
+      const k = lengthOf("ids", ids);
+      text += "[";
+      for (let i = 0; i < k; i++) {
+        let id;
+        try {
+          id = ids[i];
+        } catch (e) {
+          throw new Problem(`reading ids[${i}] threw: ${messageOf(e)}`);
+        }
+        if (typeof id !== "string") throw new Problem(`ids[${i}] must be a string, got ${kind(id)}`);
+        text += (i === 0 ? "" : ",") + JSON.stringify(id);
+      }
+      text += "]";
+    }
+    return done(text + "]");
+  } catch (e) {
+    return failed(e);
+  }
+}
+
+/** One item for `record`, read like a batch of one (no ids). */
+export function reloop_read_item(item, context, fields) {
+  try {
+    return done("[" + contextOf(context, fields) + ",[" + fieldsOf("item", item, fields) + "],null]");
+  } catch (e) {
+    return failed(e);
+  }
+}

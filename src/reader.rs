@@ -1,0 +1,186 @@
+//! How the package reads items from JavaScript — one definition for every
+//! call that reads them (`score`, `scoreDetailed`, `record`):
+//!
+//! * **Which properties**: the fields the model reads (`model.fields`), each
+//!   read by name as `item[name]` reads it — own or inherited, enumerable or
+//!   not, getters run once per field and call; `toJSON` is not applied, and
+//!   other properties are never looked at. So a class instance with getters
+//!   on its prototype, a non-enumerable property, a `Date` or a `Proxy`
+//!   carrying the fields is read like the plain object with those values.
+//! * **What a field may hold** (the [value grammar](reloop_runtime::item)):
+//!   `undefined`/`null` (missing: the context, then the spec's default),
+//!   a string, a finite number (NaN and ±Infinity are errors), a boolean, a
+//!   BigInt within the 64-bit signed range (an integer), or an array of
+//!   those (no nesting). Anything else is an `E_INVALID_INPUT` error naming
+//!   the item and the field.
+//! * Items must be objects (not arrays, functions or primitives); whatever a
+//!   getter or a Proxy throws becomes an `E_INVALID_INPUT` error.
+//!
+//! The reading itself is `js/reader.js`: it checks each value and writes the
+//! batch as JSON text in the model's field order, so the batch crosses into
+//! wasm once as UTF-8 bytes and is parsed here into
+//! [`FieldValues`] rows.
+
+use std::fmt;
+
+use js_sys::{Array, Uint8Array};
+use reloop_core::Error;
+use reloop_runtime::{FieldValues, Model};
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+use crate::error::thrown;
+use crate::input;
+
+#[wasm_bindgen(module = "/src/js/reader.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn reloop_read_batch(
+        items: &JsValue,
+        context: &JsValue,
+        ids: &JsValue,
+        fields: &JsValue,
+        max_batch: u32,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn reloop_read_item(item: &JsValue, context: &JsValue, fields: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// Reads items for one model, reusing its buffers across calls.
+#[derive(Debug, Default)]
+pub(crate) struct ItemReader {
+    /// The model's field names as a JS array, in its field order.
+    fields: JsValue,
+    max_batch: u32,
+    /// The last call's context, items and ids.
+    pub(crate) context: FieldValues,
+    pub(crate) items: Vec<FieldValues>,
+    pub(crate) ids: Option<Vec<String>>,
+}
+
+impl ItemReader {
+    /// A reader of `model`'s fields.
+    pub(crate) fn new(model: &Model) -> ItemReader {
+        let fields: Array = model.field_names().map(JsValue::from_str).collect();
+        let max_batch = u32::try_from(model.spec().max_batch).unwrap_or(u32::MAX);
+        ItemReader { fields: fields.into(), max_batch, ..ItemReader::default() }
+    }
+
+    /// Reads a batch for `score`: `items`, the optional `context` and `ids`.
+    ///
+    /// # Errors
+    /// `E_INVALID_INPUT` naming the argument, item and field at fault.
+    pub(crate) fn batch(&mut self, items: &JsValue, context: &JsValue, ids: &JsValue) -> Result<(), Error> {
+        let read = reloop_read_batch(items, context, ids, &self.fields, self.max_batch);
+        self.parse(read)
+    }
+
+    /// Reads one `item` (and the optional `context`) for `record`.
+    ///
+    /// # Errors
+    /// As [`ItemReader::batch`].
+    pub(crate) fn item(&mut self, item: &JsValue, context: &JsValue) -> Result<(), Error> {
+        let read = reloop_read_item(item, context, &self.fields);
+        self.parse(read)
+    }
+
+    fn parse(&mut self, read: Result<JsValue, JsValue>) -> Result<(), Error> {
+        let read = read.map_err(|e| input(format!("reading the arguments threw: {}", thrown(&e))))?;
+        let bytes = match read.dyn_into::<Uint8Array>() {
+            Ok(bytes) => bytes.to_vec(),
+            Err(message) => return Err(input(message.as_string().unwrap_or_else(|| "unreadable arguments".into()))),
+        };
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let parsed = BatchSeed { reader: self }.deserialize(&mut de).and_then(|()| de.end());
+        parsed.map_err(|e| input(format!("reading the arguments: {e}")))
+    }
+}
+
+/// `[context, [item, ...], ids]` into the reader's buffers (reusing them).
+struct BatchSeed<'a> {
+    reader: &'a mut ItemReader,
+}
+
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[context, items, ids]")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let reader = self.reader;
+        let context: Option<Vec<Value>> = seq.next_element()?.flatten();
+        reader.context.0 = context.unwrap_or_default();
+        seq.next_element_seed(RowsSeed { rows: &mut reader.items })?
+            .ok_or_else(|| de::Error::invalid_length(1, &"the items"))?;
+        reader.ids = seq.next_element::<Option<Vec<String>>>()?.flatten();
+        Ok(())
+    }
+}
+
+/// A list of rows, each a list of field values, into reused `FieldValues`.
+struct RowsSeed<'a> {
+    rows: &'a mut Vec<FieldValues>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of items")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        loop {
+            if n == self.rows.len() {
+                self.rows.push(FieldValues::default());
+            }
+            let Some(row) = self.rows.get_mut(n) else { break };
+            row.0.clear();
+            match seq.next_element_seed(RowSeed { values: &mut row.0 })? {
+                Some(()) => n += 1,
+                None => break,
+            }
+        }
+        self.rows.truncate(n);
+        Ok(())
+    }
+}
+
+/// One row's values.
+struct RowSeed<'a> {
+    values: &'a mut Vec<Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of field values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            self.values.push(v);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * Initialise once per page, Worker isolate or process, before using Model/Session:
+ *   Worker (compiled module):  import wasm from "reloop-edge/reloop_edge_bg.wasm"; initSync({ module: wasm });
+ *   Browser (URL, fetched):    await init();   // or await init({ module_or_path: new URL(".../reloop_edge_bg.wasm") })
+ *   Node (bytes):              await init({ module_or_path: await readFile(wasmPath) });
+ * Then: const model = Model.bundled(); const session = new Session(model, options, savedBytes);
+ */
+/** One item, or the shared context (e.g. the user's features): field name → value.
+ * Each field the model reads (`model.fields`) is read as `item[name]` reads it (own or
+ * inherited, getters run; `toJSON` is not applied); other properties are ignored. A field
+ * missing from both the item and the context takes the spec's default or is an
+ * `E_INVALID_INPUT` error naming it. */
+export type Item = { [field: string]: FieldValue | unknown };
+/** What a field the model reads may hold. `null`/`undefined` count as missing; numbers
+ * must be finite; a BigInt must fit 64 signed bits; lists hold scalars only. */
+export type FieldValue = string | number | bigint | boolean | null | undefined | Array<string | number | bigint | boolean>;
+
+/** An item of the bundled MovieLens model (`Model.bundled()`). */
+export interface MovieLensItem { itemId: number; genres?: string[]; year?: number; [other: string]: unknown }
+/** The context of the bundled MovieLens model: the user and the moment (UTC). */
+export interface MovieLensContext {
+  userId: number; age: number; gender: "M" | "F"; occupation: string; zip: string;
+  hour: number; weekday: number; [other: string]: unknown
+}
+
+/** `session.scoreDetailed(...)`: per item, the compensated score, the model's own
+ * probability and their difference. */
+export interface ScoreDetail { scores: Float32Array; base: Float32Array; corrections: Float32Array }
+
+/** Every error thrown by reloop-edge. */
+export interface ReloopError extends Error {
+  name: "ReloopError";
+  code: "E_INVALID_INPUT" | "E_INVALID_CONFIG" | "E_MODEL" | "E_CORRUPT_MEMORY"
+      | "E_MODEL_MISMATCH" | "E_UNSUPPORTED_VERSION";
+}
