@@ -47,7 +47,7 @@ use crate::encoder::{Encoder, InputBuffer};
 use crate::item::Fields;
 use crate::onnx::{check_graph, check_ops, declared_inputs, model_err, onnx_type_name};
 use crate::plans::Plans;
-use crate::spec::{DType, ModelSpec, OutputKind};
+use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
 use crate::workspace::Workspace;
 
 /// How the runtime feeds one input of the plan.
@@ -70,7 +70,20 @@ struct Inner {
     /// Inputs in the plan's order.
     inputs: Vec<InputFeed>,
     kind: OutputKind,
+    /// How the key is assembled from the outputs after the probability.
+    key: Vec<KeyColumns>,
     hidden_dim: usize,
+}
+
+/// One part of the key: columns `from..to` of the rows (of `row` values)
+/// of plan output `output`, times `scale`.
+#[derive(Clone, Copy, Debug)]
+struct KeyColumns {
+    output: usize,
+    row: usize,
+    from: usize,
+    to: usize,
+    scale: f32,
 }
 
 /// A loaded, optimised model with its spec and encoder. Cheap to clone
@@ -236,18 +249,36 @@ impl Model {
                 .ok_or_else(|| Error::model(format!("{key}: no tensor or node named `{name}` in the model")))
         };
         let probability = find("outputs.probability", &spec.outputs.probability)?;
-        let hidden = find("outputs.hidden", &spec.outputs.hidden)?;
-        if probability == hidden {
-            return Err(Error::model("outputs.hidden: names the same tensor as outputs.probability"));
+        // The key's tensors, each once, after the probability.
+        let mut selected = vec![probability];
+        for node in spec.outputs.hidden.nodes() {
+            let outlet = find("outputs.hidden", &node)?;
+            if outlet == probability {
+                return Err(Error::model(format!(
+                    "outputs.hidden: `{node}` names the same tensor as outputs.probability"
+                )));
+            }
+            if !selected.contains(&outlet) {
+                selected.push(outlet);
+            }
         }
-        model.select_output_outlets(&[probability, hidden]).map_err(|e| model_err("outputs", e))?;
+        let key_outlet_of = |node: &str| find("outputs.hidden", node).map(|o| selected.iter().position(|s| *s == o));
+        let part_outputs: Vec<usize> = spec
+            .outputs
+            .hidden
+            .parts()
+            .iter()
+            .map(|p| key_outlet_of(&p.node).map(|i| i.unwrap_or(1)))
+            .collect::<Result<_>>()?;
+        model.select_output_outlets(&selected).map_err(|e| model_err("outputs", e))?;
 
         let typed =
             model.into_typed().map_err(|e| model_err("onnx: cannot type the graph with the spec's inputs", e))?;
         let outputs = typed.output_outlets().map_err(|e| model_err("outputs", e))?.to_vec();
-        let [prob_outlet, hidden_outlet] = outputs[..] else {
-            return Err(Error::model("outputs: expected two outputs after typing"));
-        };
+        if outputs.len() != selected.len() {
+            return Err(Error::model(format!("outputs: expected {} outputs after typing", selected.len())));
+        }
+        let prob_outlet = outputs[0];
         let batch_dim = batch.to_dim();
         let per_row = |key: &str, name: &str, outlet| -> Result<usize> {
             let fact = typed.outlet_fact(outlet).map_err(|e| model_err(key, e))?;
@@ -281,17 +312,35 @@ impl Model {
                 spec.outputs.probability, spec.outputs.kind
             )));
         }
-        let hidden_dim = per_row("outputs.hidden", &spec.outputs.hidden, hidden_outlet)?;
+        let mut key = Vec::new();
+        let mut hidden_dim = 0usize;
+        for (i, (part, &output)) in spec.outputs.hidden.parts().iter().zip(&part_outputs).enumerate() {
+            let at = match spec.outputs.hidden {
+                KeySpec::Node(_) => "outputs.hidden".to_string(),
+                KeySpec::Parts(_) => format!("outputs.hidden[{i}]"),
+            };
+            let outlet = outputs.get(output).copied().ok_or_else(|| Error::model(format!("{at}: no output")))?;
+            let row = per_row(&at, &part.node, outlet)?;
+            let [from, to] = part.columns.unwrap_or([0, row]);
+            if to > row {
+                return Err(Error::model(format!(
+                    "{at}.columns: [{from}, {to}] is outside `{}`, whose rows have {row} values",
+                    part.node
+                )));
+            }
+            hidden_dim = hidden_dim.saturating_add(to - from);
+            key.push(KeyColumns { output, row, from, to, scale: part.scale });
+        }
         if hidden_dim == 0 || hidden_dim > MAX_DIM as usize {
             return Err(Error::model(format!(
-                "outputs.hidden: `{}` has {hidden_dim} values per row, expected 1..={MAX_DIM}",
+                "outputs.hidden: the key {} has {hidden_dim} values per row, expected 1..={MAX_DIM}",
                 spec.outputs.hidden
             )));
         }
         if let Some(mu) = &spec.mu {
             if mu.len() != hidden_dim {
                 return Err(Error::model(format!(
-                    "mu: has {} values but the hidden vector `{}` has {hidden_dim}",
+                    "mu: has {} values but the key {} has {hidden_dim}",
                     mu.len(),
                     spec.outputs.hidden
                 )));
@@ -305,7 +354,7 @@ impl Model {
         plans.general().give_back(ws);
         let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, hidden_dim };
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim };
         Ok(Model { inner: Arc::new(inner) })
     }
 
@@ -439,11 +488,11 @@ impl Model {
             *tensor = v.take().map(IntoTensor::into_tensor);
         }
         let outputs = result?;
-        let (Some(prob), Some(hidden)) = (outputs.first(), outputs.get(1)) else {
-            return Err(Error::model("model run: expected two outputs"));
+        let Some(prob) = outputs.first() else {
+            return Err(Error::model("model run: no outputs"));
         };
         read_probability(prob, inner.kind, n, &mut out.y_base)?;
-        read_hidden(hidden, n, inner.hidden_dim, &mut out.hidden)?;
+        read_key(&outputs, &inner.key, n, inner.hidden_dim, &mut out.hidden)?;
         Ok(())
     }
 }
@@ -473,22 +522,43 @@ fn read_probability(t: &TValue, kind: OutputKind, n: usize, out: &mut Vec<f32>) 
     Ok(())
 }
 
-fn read_hidden(t: &TValue, n: usize, dim: usize, out: &mut Vec<f32>) -> Result<()> {
-    let t = t.cast_to::<f32>().map_err(|e| model_err("outputs.hidden", e))?;
-    let view = t.to_plain_array_view::<f32>().map_err(|e| model_err("outputs.hidden", e))?;
-    if view.len() != n * dim {
-        return Err(Error::model(format!(
-            "outputs.hidden: got {} values for {n} rows, expected {}",
-            view.len(),
-            n * dim
-        )));
+/// Assembles the key of every row from the plan's outputs (the parts'
+/// columns, scaled, in order) into `out`, refusing non-finite values.
+fn read_key(outputs: &[TValue], key: &[KeyColumns], n: usize, dim: usize, out: &mut Vec<f32>) -> Result<()> {
+    let mut views = Vec::with_capacity(key.len());
+    let mut casts = Vec::with_capacity(key.len());
+    for part in key {
+        let t = outputs.get(part.output).ok_or_else(|| Error::model("outputs.hidden: missing output"))?;
+        casts.push(t.cast_to::<f32>().map_err(|e| model_err("outputs.hidden", e))?);
+    }
+    for (part, t) in key.iter().zip(&casts) {
+        let values = t
+            .try_as_plain_ram()
+            .and_then(|plain| plain.as_slice::<f32>())
+            .map_err(|e| model_err("outputs.hidden", e))?;
+        if values.len() != n * part.row {
+            return Err(Error::model(format!(
+                "outputs.hidden: got {} values for {n} rows, expected {}",
+                values.len(),
+                n * part.row
+            )));
+        }
+        views.push(values);
     }
     out.reserve(n * dim);
-    for (j, &v) in view.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(Error::model(format!("outputs.hidden: row {} has a non-finite value", j / dim)));
+    for row in 0..n {
+        for (part, values) in key.iter().zip(&views) {
+            let start = row * part.row;
+            let cells = values.get(start + part.from..start + part.to).unwrap_or(&[]);
+            if part.scale == 1.0 {
+                out.extend_from_slice(cells);
+            } else {
+                out.extend(cells.iter().map(|v| v * part.scale));
+            }
         }
-        out.push(v);
+        if out.get(row * dim..).is_some_and(|r| r.iter().any(|v| !v.is_finite())) {
+            return Err(Error::model(format!("outputs.hidden: row {row} has a non-finite value")));
+        }
     }
     Ok(())
 }

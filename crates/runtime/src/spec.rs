@@ -38,10 +38,20 @@
 //! | `version` | format version, `1` (default 1) |
 //! | `inputs` | the model's input tensors, in any order; every non-constant ONNX input must be listed |
 //! | `fields` | field name → field encoding (below); every field must fill at least one column |
-//! | `outputs` | `probability`: the output (or any tensor) giving the click score; `kind`: `probability` (default), `logit` (sigmoid applied) or `softmax2` (an `[N, 2]` tensor, column 1 is taken, as skl2onnx emits); `hidden`: the tensor or node whose value is the key vector `h` — any intermediate node, not only a graph output |
-//! | `mu` | optional centring vector, length = hidden width (the mean of `h` on the training data) |
+//! | `outputs` | `probability`: the output (or any tensor) giving the click score; `kind`: `probability` (default), `logit` (sigmoid applied) or `softmax2` (an `[N, 2]` tensor, column 1 is taken, as skl2onnx emits); `hidden`: the key vector `h` the memory hashes (below) |
+//! | `mu` | optional centring vector, length = the key's width (the mean of `h` on the training data) |
 //! | `p0` | the training label rate, in (0, 1) |
 //! | `maxBatch` | largest batch accepted, default [`DEFAULT_MAX_BATCH`], at most [`MAX_BATCH`] |
+//!
+//! ## The key (`outputs.hidden`)
+//! Either the name of a tensor or node — any intermediate one, not only a
+//! graph output — whose row is `h`, or a list of parts concatenated in
+//! order, each `{ "node": name, "columns": [from, to], "scale": s }`
+//! (`columns` default: the whole row; `scale` default 1, > 0):
+//! `h = [s₁·x₁[from₁..to₁], s₂·x₂[from₂..to₂], …]`. A key built from
+//! item-side tensors tells a session's items apart, where the last hidden
+//! layer is often dominated by the user's features (constant within a
+//! session); scaling weighs one part against another in the hash.
 //!
 //! ## Inputs
 //! Each input is a `[N, width]` tensor (`N` = batch) of `dtype` `i64` or
@@ -80,7 +90,9 @@
 //! is another model (see [`ModelSpec::canonical_bytes`]).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -185,8 +197,114 @@ pub struct OutputSpec {
     /// How to read it.
     #[serde(default)]
     pub kind: OutputKind,
-    /// Tensor (or node) name of the hidden key vector; any intermediate node.
-    pub hidden: String,
+    /// The key vector `h` the memory hashes: one tensor or node (any
+    /// intermediate one), or several parts concatenated.
+    pub hidden: KeySpec,
+}
+
+/// What the memory's key vector `h` is made of.
+///
+/// Written either as a tensor (or node) name — its whole row is `h` — or
+/// as a list of parts, concatenated in order: `h = [scale₁·x₁[from₁..to₁],
+/// scale₂·x₂[from₂..to₂], …]`. A part may be any intermediate tensor with the
+/// batch dimension first (its row flattened), a column range of it, and
+/// scaled, so that one part (say, the item-side embeddings) weighs more in
+/// the hash than another (say, the last hidden layer). `mu` centres the
+/// assembled `h`. The key is part of the spec, so of the model identity: a
+/// memory saved under another key is another model's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum KeySpec {
+    /// The whole row of one tensor or node.
+    Node(String),
+    /// Parts concatenated in order.
+    Parts(Vec<KeyPart>),
+}
+
+/// One part of a [`KeySpec`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeyPart {
+    /// Tensor (or node) name; its row (everything after the batch
+    /// dimension) flattened.
+    pub node: String,
+    /// Columns `[from, to)` of that row; default: all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<[usize; 2]>,
+    /// Factor applied to the part, finite and > 0; default 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub scale: f32,
+}
+
+fn is_one(v: &f32) -> bool {
+    *v == 1.0
+}
+
+impl KeySpec {
+    /// The parts, a bare name being one part of its whole row.
+    pub fn parts(&self) -> Vec<KeyPart> {
+        match self {
+            KeySpec::Node(node) => vec![KeyPart { node: node.clone(), columns: None, scale: 1.0 }],
+            KeySpec::Parts(parts) => parts.clone(),
+        }
+    }
+
+    /// The tensor names the key reads, in order, each once.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = Vec::new();
+        for part in self.parts() {
+            if !nodes.contains(&part.node) {
+                nodes.push(part.node);
+            }
+        }
+        nodes
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySpec::Node(node) => write!(f, "`{node}`"),
+            KeySpec::Parts(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" + ")?;
+                    }
+                    write!(f, "`{}`", part.node)?;
+                    if let Some([from, to]) = part.columns {
+                        write!(f, "[{from}..{to}]")?;
+                    }
+                    if part.scale != 1.0 {
+                        write!(f, "×{}", part.scale)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeySpec {
+    /// A string, or a list of parts; errors name the part's key, not "no
+    /// variant matched".
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<KeySpec, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = KeySpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a tensor name or a list of key parts ({ \"node\": ..., \"columns\": [from, to], \"scale\": ... })",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<KeySpec, E> {
+                Ok(KeySpec::Node(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<KeySpec, A::Error> {
+                Vec::<KeyPart>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(KeySpec::Parts)
+            }
+        }
+        d.deserialize_any(KeyVisitor)
+    }
 }
 
 /// How one field's value becomes columns.
@@ -397,11 +515,32 @@ impl ModelSpec {
         if self.outputs.probability.is_empty() {
             return Err(Error::config("outputs.probability: must not be empty"));
         }
-        if self.outputs.hidden.is_empty() {
-            return Err(Error::config("outputs.hidden: must not be empty"));
+        if let KeySpec::Parts(parts) = &self.outputs.hidden {
+            if parts.is_empty() {
+                return Err(Error::config("outputs.hidden: a list of key parts must not be empty"));
+            }
         }
-        if self.outputs.hidden == self.outputs.probability {
-            return Err(Error::config("outputs.hidden: must differ from outputs.probability"));
+        for (i, part) in self.outputs.hidden.parts().iter().enumerate() {
+            let at = match self.outputs.hidden {
+                KeySpec::Node(_) => "outputs.hidden".to_string(),
+                KeySpec::Parts(_) => format!("outputs.hidden[{i}]"),
+            };
+            if part.node.is_empty() {
+                return Err(Error::config(format!("{at}: must name a tensor")));
+            }
+            if part.node == self.outputs.probability {
+                return Err(Error::config(format!("{at}: must differ from outputs.probability")));
+            }
+            if let Some([from, to]) = part.columns {
+                if from >= to || to > MAX_WIDTH {
+                    return Err(Error::config(format!(
+                        "{at}.columns: [{from}, {to}] must be a non-empty range [from, to) below {MAX_WIDTH}"
+                    )));
+                }
+            }
+            if !(part.scale.is_finite() && part.scale > 0.0) {
+                return Err(Error::config(format!("{at}.scale: must be finite and > 0, got {}", part.scale)));
+            }
         }
         if let Some(mu) = &self.mu {
             if mu.is_empty() {

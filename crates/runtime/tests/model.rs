@@ -221,6 +221,70 @@ fn hidden_may_be_named_by_node() {
     assert!((out.hidden_row(1).unwrap()[0] - want[1].1[0]).abs() < 1e-5);
 }
 
+/// A key of several parts: the item's embedding (columns 2..4 of `x`, the
+/// concatenation the first layer reads) and the hidden layer, doubled —
+/// assembled in order, against the reference.
+#[test]
+fn a_key_of_parts_is_assembled_in_order() {
+    let spec = spec_with(|v| {
+        v["outputs"]["hidden"] = json!([{ "node": "x", "columns": [2, 4] }, { "node": "relu1", "scale": 2.0 }]);
+        v["mu"] = json!([0.0, 0.1, 0.2, 0.3, 0.4]);
+    });
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &spec).unwrap();
+    assert_eq!(model.hidden_dim(), 5);
+    let mut out = ModelOutput::default();
+    model.run(&items(), &Item::new(), &mut out).unwrap();
+    let inputs = [("u1", "a", 25.0), ("u2", "b", 41.5), ("zz", "c", 30.0), ("u3", "17", 60.0)];
+    for (row, ((p, h), (u, i, a))) in expected().iter().zip(inputs).enumerate() {
+        let (_, item, _) = encoded(u, i, a);
+        let emb = common::EMB[item as usize];
+        let want = [emb[0], emb[1], 2.0 * h[0], 2.0 * h[1], 2.0 * h[2]];
+        let got = out.hidden_row(row).unwrap();
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "row {row}: {got:?} vs {want:?}");
+        }
+        assert!((out.y_base()[row] - p).abs() < 1e-5);
+    }
+    // The key is part of the identity: another key is another model.
+    let plain = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec(Head::Sigmoid)).unwrap();
+    assert_ne!(model.id(), plain.id());
+    // A part naming one tensor twice, or the probability's tensor's input: fine.
+    let twice = spec_with(|v| {
+        v["outputs"]["hidden"] = json!([{ "node": "relu1" }, { "node": "relu1", "columns": [0, 1] }]);
+        v.as_object_mut().unwrap().remove("mu");
+    });
+    let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &twice).unwrap();
+    model.run(&items(), &Item::new(), &mut out).unwrap();
+    let row = out.hidden_row(0).unwrap();
+    assert_eq!((row.len(), row[3]), (4, row[0]));
+}
+
+#[test]
+fn bad_key_parts_name_themselves() {
+    let onnx = mlp_onnx(Head::Sigmoid);
+    let cases: Vec<(serde_json::Value, ErrorKind, &str)> = vec![
+        (json!([]), ErrorKind::InvalidConfig, "outputs.hidden"),
+        (json!([{ "node": "" }]), ErrorKind::InvalidConfig, "outputs.hidden[0]"),
+        (
+            json!([{ "node": "relu1" }, { "node": "x", "scale": 0 }]),
+            ErrorKind::InvalidConfig,
+            "outputs.hidden[1].scale",
+        ),
+        (json!([{ "node": "x", "columns": [3, 3] }]), ErrorKind::InvalidConfig, "outputs.hidden[0].columns"),
+        (json!([{ "node": "x", "columns": [4, 9] }]), ErrorKind::Model, "outputs.hidden[0].columns"),
+        (json!([{ "node": "nope" }]), ErrorKind::Model, "outputs.hidden"),
+        (json!([{ "node": "prob" }]), ErrorKind::InvalidConfig, "outputs.probability"),
+        (json!([{ "node": "x", "colums": [0, 1] }]), ErrorKind::InvalidConfig, "colums"),
+        (json!([{ "node": "x" }]), ErrorKind::Model, "mu"),
+        (json!(7), ErrorKind::InvalidConfig, "hidden"),
+    ];
+    for (key, kind, named) in cases {
+        let e = load_err(&onnx, &spec_with(|v| v["outputs"]["hidden"] = key.clone()));
+        assert_eq!(e.kind(), kind, "{key}: {e}");
+        assert!(e.message().contains(named), "{key}: expected `{named}` in: {e}");
+    }
+}
+
 #[test]
 fn operators_this_build_lacks_are_named_at_load() {
     let mut graph = mlp_graph(Head::Sigmoid);
