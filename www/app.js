@@ -9,10 +9,8 @@ import { scoreAll, rankFeed, correctionByGenre } from "./scoring.js";
 import { renderFeed, displayTitle } from "./feed-view.js";
 import { drawGenreChart } from "./genre-chart.js";
 import { setupReplay } from "./replay-panel.js";
-import { SETTINGS, fillSettings, optionsOf } from "./settings.js";
 
 const PROFILE_KEY = "reloop-edge-demo:profile";
-const SETTING_KEY = "reloop-edge-demo:setting";
 const $ = (sel) => document.querySelector(sel);
 
 /** Shows an error to the user (never silent) and logs it. */
@@ -47,10 +45,6 @@ async function main() {
     for (const user of Object.values(users).sort((a, b) => a.userId - b.userId)) picker.add(new Option(describeUser(user), String(user.userId)));
     const occupation = $("#new-occupation");
     for (const o of occupations(users)) occupation.add(new Option(o, o));
-
-    const setting = $("#setting");
-    const savedSetting = localStorage.getItem(SETTING_KEY);
-    fillSettings(setting, savedSetting && Object.hasOwn(SETTINGS, savedSetting) ? savedSetting : "local");
 
     let choice = readChoice();
     let session = null;
@@ -87,7 +81,7 @@ async function main() {
         localStorage.setItem(PROFILE_KEY, JSON.stringify(choice));
         session?.free();
         key = profileKey(choice);
-        const opened = openMemory(model, key, optionsOf(setting.value));
+        const opened = openMemory(model, key);
         session = opened.session;
         showNotice(opened.notice);
         context = contextFor(choice, users);
@@ -140,11 +134,6 @@ async function main() {
             return;
         }
         switchProfile({ userId: 0, age, gender: $("#new-gender").value, occupation: occupation.value });
-    });
-    setting.addEventListener("change", () => {
-        // The saved bytes keep the memory; only how it corrects changes.
-        localStorage.setItem(SETTING_KEY, setting.value);
-        switchProfile(choice);
     });
     $("#reset").addEventListener("click", () => {
         session.reset();

@@ -3,7 +3,6 @@
 // vs the compensated scores with uPlot as results arrive, and prints the
 // final numbers.
 import uPlot from "./vendor/uPlot.esm.js";
-import { fillSettings, optionsOf } from "./settings.js";
 
 const fmt = (v, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
 
@@ -33,8 +32,6 @@ export function setupReplay(root, onError) {
     const start = $("#replay-start");
     const stop = $("#replay-stop");
     const size = $("#replay-size");
-    const setting = $("#replay-setting");
-    fillSettings(setting, "recommended");
     const progress = $("#replay-progress");
     const status = $("#replay-status");
     const results = $("#replay-results");
@@ -53,7 +50,6 @@ export function setupReplay(root, onError) {
         start.disabled = false;
         stop.disabled = true;
         size.disabled = false;
-        setting.disabled = false;
     };
     window.addEventListener("resize", () => plots?.forEach((p) => p.setSize({ width: width(), height: 240 })));
 
@@ -77,7 +73,6 @@ export function setupReplay(root, onError) {
         start.disabled = true;
         stop.disabled = false;
         size.disabled = true;
-        setting.disabled = true;
         progress.value = 0;
         status.textContent = "Loading the module and the stream…";
         worker = new Worker(new URL("./replay-worker.js", import.meta.url), { type: "module" });
@@ -98,7 +93,7 @@ export function setupReplay(root, onError) {
             } else if (data.type === "done") {
                 finish();
                 root.dataset.state = "done";
-                status.textContent = `Done: ${data.total.toLocaleString("en")} events, ${data.sessions.toLocaleString("en")} sessions in ${data.seconds.toFixed(1)} s (memory: ${setting.selectedOptions[0].text}).`;
+                status.textContent = `Done: ${data.total.toLocaleString("en")} events, ${data.sessions.toLocaleString("en")} sessions in ${data.seconds.toFixed(1)} s.`;
                 results.replaceChildren(resultTable(data));
             } else if (data.type === "error") {
                 finish();
@@ -106,7 +101,7 @@ export function setupReplay(root, onError) {
                 onError(`Replay failed: ${data.message}`);
             }
         };
-        worker.postMessage({ type: "start", options: optionsOf(setting.value), limit, window: span, every: Math.max(100, Math.floor((limit || 40000) / 80)) });
+        worker.postMessage({ type: "start", options: {}, limit, window: span, every: Math.max(100, Math.floor((limit || 40000) / 80)) });
     });
 }
 

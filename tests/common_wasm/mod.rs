@@ -133,7 +133,7 @@ fn hash_planes_are_bit_identical_to_the_native_golden_vector() {
 fn bundled_model_scores_a_batch_into_typed_arrays() {
     let out = ok(r#"
         const model = Model.bundled();
-        if (model.hiddenDim !== 32) throw new Error("hiddenDim " + model.hiddenDim);
+        if (model.hiddenDim !== 28) throw new Error("hiddenDim " + model.hiddenDim);
         if (!/^[0-9a-f]{64}$/.test(model.id)) throw new Error("id " + model.id);
         if (!model.fields.includes("genres") || model.maxBatch < 100) throw new Error("fields/maxBatch");
         if (Model.bundled().id !== model.id) throw new Error("bundled() is not stable");
@@ -148,7 +148,7 @@ fn bundled_model_scores_a_batch_into_typed_arrays() {
         if (!d.corrections.every((c) => c === 0)) throw new Error("a fresh memory corrected something");
         if (session.events !== 0 || session.modelId !== model.id || session.memoryBytes <= 0) throw new Error("info");
         const o = session.options;
-        if (o.estimator !== "residual" || o.bits !== 4 || o.arrays !== 4 || o.seed !== 0x5EED
+        if (o.estimator !== "intent" || o.bits !== 5 || o.arrays !== 4 || o.seed !== 0x5EED
             || !(o.halfLife === null || o.halfLife > 0) || o.onModelMismatch !== "reset" || Math.abs(o.p0 - model.p0) > 1e-7)
           throw new Error("options " + JSON.stringify(o));
         if (session.score([], CONTEXT).length !== 0) throw new Error("empty batch");
@@ -380,7 +380,7 @@ fn bad_saved_memories_and_options_are_refused_with_their_codes() {
         // CRC-32 (IEEE) to forge a well-formed header with another version.
         const crc32 = (b) => { let c = ~0; for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xEDB88320 & -(c & 1)); } return ~c >>> 0; };
         const reversion = () => {
-          const b = bytes.slice(); b[4] = 2; b[5] = 0;
+          const b = bytes.slice(); b[4] = 3; b[5] = 0; // a version this build does not read
           new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
           return b;
         };

@@ -2,23 +2,25 @@
 //! model binding — as compact little-endian bytes, and a validating decoder
 //! for bytes from outside.
 //!
-//! Version 1 layout (offsets in bytes; each is a constant of [`offset`]):
+//! Layout of versions 1 and 2 (offsets in bytes; each is a constant of
+//! [`offset`]); version 2 adds the intent estimator (kind 2), the layout is
+//! the same:
 //!
 //! | off | size | field |
 //! |----:|-----:|-------|
 //! |   0 |  4 | magic `RLEM` |
-//! |   4 |  2 | format version (1) |
+//! |   4 |  2 | format version (2; 1 is still read) |
 //! |   6 |  1 | bits `L` (0..=16) |
 //! |   7 |  1 | arrays `K` (1..=64) |
 //! |   8 |  4 | dim `d` (1..=4096) |
 //! |  12 |  8 | seed |
 //! |  20 |  4 | error filter σ, f32 in [0, 1] |
 //! |  24 |  4 | half-life in writes, f32 (0 = none) |
-//! |  28 |  1 | estimator (0 paper, 1 residual) |
+//! |  28 |  1 | estimator (0 paper, 1 residual, 2 intent — from version 2) |
 //! |  29 |  1 | model identity length (16 or 32) |
 //! |  30 |  1 | centred (0 or 1) |
 //! |  31 |  1 | bucket layout (0 dense, 1 sparse) |
-//! |  32 | 24 | estimator parameters, 6 × f32: λ, τ, γ or n0, α, p0, pool (unused = 0) |
+//! |  32 | 24 | estimator parameters, 6 × f32: λ, τ, then γ (paper) or n0, α, p0, pool (residual, intent); unused = 0 |
 //! |  56 | 32 | model identity, zero-padded |
 //! |  88 |  8 | centre fingerprint (first 8 bytes of SHA-256 of μ; zeros if none) |
 //! |  96 |  8 | writes, u64 |
@@ -35,8 +37,10 @@
 //! which it is for a memory with few events. A per-session memory with
 //! `L = 4, K = 4` is at most 912 bytes.
 //!
-//! Version policy: a reader accepts only versions it knows; any layout
-//! change bumps [`FORMAT_VERSION`] and gets a new golden file.
+//! Version policy: a reader accepts only versions it knows
+//! ([`READ_VERSIONS`]); any change of layout or meaning bumps
+//! [`FORMAT_VERSION`] and gets new golden files, and the golden files of
+//! older versions still read.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimator::{Estimator, PaperParams, ResidualParams};
@@ -46,14 +50,16 @@ use crate::sketch::{Bucket, MAX_ARRAYS, MAX_BITS, MAX_DIM, RENORM_AT, Sketch, Sk
 
 /// First four bytes of every saved memory.
 pub const MAGIC: [u8; 4] = *b"RLEM";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The format versions this build reads.
+pub const READ_VERSIONS: [u16; 2] = [1, 2];
 /// Bytes before the bucket payload.
 pub const HEADER_LEN: usize = offset::PAYLOAD;
 /// Bytes of the trailing CRC-32.
 pub const CRC_LEN: usize = 4;
 
-/// Byte offsets of the version 1 header fields (the table above). The
+/// Byte offsets of the header fields (the table above). The
 /// encoder writes and the decoder reads each field at its constant; tests
 /// and the fuzz target patch fields through them.
 pub mod offset {
@@ -139,6 +145,7 @@ pub fn encode(memory: &Memory) -> Vec<u8> {
     let (kind, params) = match memory.estimator() {
         Estimator::Paper(p) => (0u8, [p.lambda, p.tau, p.gamma, 0.0, 0.0, 0.0]),
         Estimator::Residual(r) => (1u8, [r.lambda, r.tau, r.n0, r.alpha, r.p0, r.pool]),
+        Estimator::Intent(r) => (2u8, [r.lambda, r.tau, r.n0, r.alpha, r.p0, r.pool]),
     };
     put(offset::ESTIMATOR, &[kind]);
     let id = memory.model_id().as_bytes();
@@ -272,10 +279,10 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
         return Err(Error::corrupt("magic: not a reloop-edge memory (expected \"RLEM\")"));
     }
     let version = whole.u16("version", offset::VERSION)?;
-    if version != FORMAT_VERSION {
+    if !READ_VERSIONS.contains(&version) {
         return Err(Error::new(
             ErrorKind::UnsupportedVersion,
-            format!("version: format {version} is not supported (this build reads {FORMAT_VERSION})"),
+            format!("version: format {version} is not supported (this build reads {READ_VERSIONS:?})"),
         ));
     }
     if bytes.len() < HEADER_LEN + CRC_LEN {
@@ -328,15 +335,18 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
             }
             Estimator::Paper(PaperParams { lambda: params[0], tau: params[1], gamma: params[2] })
         }
-        1 => Estimator::Residual(ResidualParams {
-            lambda: params[0],
-            tau: params[1],
-            n0: params[2],
-            alpha: params[3],
-            p0: params[4],
-            pool: params[5],
-        }),
-        k => return Err(Error::corrupt(format!("estimator: unknown kind {k}"))),
+        1 | 2 if kind == 1 || version >= 2 => {
+            let r = ResidualParams {
+                lambda: params[0],
+                tau: params[1],
+                n0: params[2],
+                alpha: params[3],
+                p0: params[4],
+                pool: params[5],
+            };
+            if kind == 1 { Estimator::Residual(r) } else { Estimator::Intent(r) }
+        }
+        k => return Err(Error::corrupt(format!("estimator: unknown kind {k} in format {version}"))),
     };
     estimator.validate().map_err(|e| e.with_kind(ErrorKind::CorruptData).with_context("estimatorParams"))?;
 

@@ -3,15 +3,29 @@
 //!
 //! * [`Estimator::Paper`] — ReLoop2 as published: attention-weighted bucket
 //!   means, `y = y_base + λ·(γ(ȳ − y_base) + (1 − γ)(ȳbase − y_base))`.
-//! * [`Estimator::Residual`] — the shipped default: the model's logit-space
-//!   error on similar recent items, smoothed towards the training rate `p0`
-//!   and shrunk by `n/(n + n0)` when evidence is thin. It keeps the base
-//!   model's ranking among items that hash alike instead of pulling them all
-//!   to one bucket mean.
+//! * [`Estimator::Residual`] — the model's logit-space error on similar
+//!   recent items, smoothed towards the training rate `p0` and shrunk by
+//!   `n/(n + n0)` when evidence is thin; with `pool > 0` each bucket is
+//!   pulled towards the whole memory's residual. It keeps the base model's
+//!   ranking among items that hash alike instead of pulling them all to one
+//!   bucket mean.
+//! * [`Estimator::Intent`] — the shipped default: the residual estimator
+//!   with its two levels kept apart deliberately. The session-wide offset
+//!   (the whole memory's residual) is credited by how *spread* the
+//!   session's evidence is across the hash planes, not by how much there is
+//!   ([`crate::Sketch::concentration`]): three likes of one genre are
+//!   evidence about that genre, not about everything, while a session that
+//!   likes items of every kind moves the offset as fast as the residual
+//!   estimator does. The query's own buckets correct on top of the offset,
+//!   averaged over all `K` arrays (an empty array reads the offset alone),
+//!   so an item that shares one bucket of four with the liked ones gets a
+//!   quarter of their correction, not all of it.
 //!
-//! The `Default` of each is the recommended setup (tuned on the first 25%
-//! of the MovieLens-100K stream, `make replay`); the residual estimator's
-//! `p0` is the model's, which the runtime fills in.
+//! The `Default` of [`Estimator`] and of [`PaperParams`] is the recommended
+//! setup of each (tuned on the first 25% of the MovieLens-100K stream,
+//! `make replay`); [`ResidualParams::default`] is the residual estimator's,
+//! [`ResidualParams::INTENT`] the intent estimator's. `p0` is the model's,
+//! which the runtime fills in.
 //!
 //! All arithmetic is in f64; every output is finite and in
 //! [[`CLIP_LO`](crate::prob::CLIP_LO), [`CLIP_HI`](crate::prob::CLIP_HI)].
@@ -40,7 +54,9 @@ impl Default for PaperParams {
     }
 }
 
-/// Parameters of the residual (logit-space, shrunk) estimator.
+/// Parameters of the residual (logit-space, shrunk) estimator and of the
+/// intent estimator, which reads them the same way except for how the
+/// session-wide level earns its weight (see [`Estimator::Intent`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResidualParams {
     /// `λ`, the correction strength in logit units, in [0, 100]. Default 1.
@@ -69,20 +85,46 @@ impl Default for ResidualParams {
     }
 }
 
+impl ResidualParams {
+    /// The intent estimator's recommended parameters: λ = 2, τ = 0.3,
+    /// n0 = 16 (evidence spread across the planes at which the session-wide
+    /// offset gets half weight), α = 2, pool = 4.
+    pub const INTENT: ResidualParams =
+        ResidualParams { lambda: 2.0, tau: 0.3, n0: 16.0, alpha: 2.0, p0: 0.5, pool: 4.0 };
+}
+
 /// An estimator and its parameters, selectable per memory. Default: the
-/// residual estimator with its defaults.
+/// intent estimator with [`ResidualParams::INTENT`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Estimator {
     /// The published ReLoop2 estimator.
     Paper(PaperParams),
-    /// The logit-space residual with shrinkage (default).
+    /// The logit-space residual with shrinkage.
     Residual(ResidualParams),
+    /// The residual with a session-wide offset credited by the spread of
+    /// the evidence, and bucket corrections averaged over all arrays
+    /// (default; see the [module docs](self)).
+    Intent(ResidualParams),
 }
 
 impl Default for Estimator {
     fn default() -> Self {
-        Estimator::Residual(ResidualParams::default())
+        Estimator::Intent(ResidualParams::INTENT)
     }
+}
+
+/// What an estimator may know of the memory beyond the query's buckets
+/// ([`crate::Memory`] fills it in for every query).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryLevel {
+    /// The whole memory as one readout: every sample written (decayed),
+    /// whatever its key ([`crate::Sketch::overall`]).
+    pub whole: Readout,
+    /// `K`, the arrays a query is hashed into (readouts cover the non-empty ones).
+    pub arrays: u8,
+    /// How concentrated the evidence is across the hash planes
+    /// ([`crate::Sketch::concentration`]); `None`: unknown (no planes).
+    pub concentration: Option<f64>,
 }
 
 /// A scored item: the base model's probability, the compensated score and
@@ -109,7 +151,7 @@ impl Estimator {
                 check_positive("tau", p.tau)?;
                 check_range("gamma", p.gamma, 0.0, 1.0)
             }
-            Estimator::Residual(r) => {
+            Estimator::Residual(r) | Estimator::Intent(r) => {
                 check_range("lambda", r.lambda, 0.0, MAX_LAMBDA)?;
                 check_positive("tau", r.tau)?;
                 check_range("n0", r.n0, 0.0, f32::MAX)?;
@@ -128,18 +170,20 @@ impl Estimator {
     /// `y_base` is assumed finite (NaN is treated as 0.5); the output always
     /// is finite and in [[`CLIP_LO`](crate::prob::CLIP_LO), [`CLIP_HI`](crate::prob::CLIP_HI)].
     pub fn apply(&self, y_base: f32, readouts: &[Readout]) -> Prediction {
-        self.apply_pooled(y_base, readouts, None)
+        self.apply_with(y_base, readouts, None)
     }
 
-    /// [`Estimator::apply`] with the whole memory's readout (see
-    /// [`crate::Sketch::overall`]), which the residual estimator uses when
-    /// its `pool` is above 0; the paper estimator ignores it.
-    pub fn apply_pooled(&self, y_base: f32, readouts: &[Readout], whole: Option<&Readout>) -> Prediction {
+    /// [`Estimator::apply`] with what the memory knows beyond the query's
+    /// buckets: the residual estimator uses the whole memory's readout when
+    /// its `pool` is above 0, the intent estimator uses all of it; the paper
+    /// estimator ignores it.
+    pub fn apply_with(&self, y_base: f32, readouts: &[Readout], level: Option<&MemoryLevel>) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
         let score = match self {
             Estimator::Paper(p) => paper(p, yb, readouts),
-            Estimator::Residual(r) => residual(r, yb, readouts, whole.filter(|_| r.pool > 0.0)),
+            Estimator::Residual(r) => residual(r, yb, readouts, level.map(|l| &l.whole).filter(|_| r.pool > 0.0)),
+            Estimator::Intent(r) => intent(r, yb, readouts, level),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
@@ -163,17 +207,25 @@ fn paper(p: &PaperParams, yb: f64, readouts: &[Readout]) -> f64 {
     yb + f64::from(p.lambda) * err
 }
 
-fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Readout>) -> f64 {
+/// A readout's count and its logit residual, smoothed with `α`
+/// pseudo-counts towards `p0`: `logit((Σy + αp0)/(n + α)) −
+/// logit((Σy_base + αp0)/(n + α))`.
+fn smoothed_residual(p: &ResidualParams, r: &Readout) -> (f64, f64) {
     let alpha = f64::from(p.alpha);
     let prior = alpha * f64::from(p.p0);
+    let n = f64::from(r.count);
+    let label = (f64::from(r.sum_y) + prior) / (n + alpha);
+    let pred = (f64::from(r.sum_base) + prior) / (n + alpha);
+    (n, logit(label) - logit(pred))
+}
+
+fn live(r: &Readout) -> bool {
+    r.count > 0.0 && r.count.is_finite()
+}
+
+fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Readout>) -> f64 {
     let n0 = f64::from(p.n0);
-    // Smoothed logit residual of a readout, and its count.
-    let resid = |r: &Readout| {
-        let n = f64::from(r.count);
-        let label = (f64::from(r.sum_y) + prior) / (n + alpha);
-        let pred = (f64::from(r.sum_base) + prior) / (n + alpha);
-        (n, logit(label) - logit(pred))
-    };
+    let resid = |r: &Readout| smoothed_residual(p, r);
     let pooled = whole.filter(|w| w.count > 0.0 && w.count.is_finite()).map(|w| {
         let (n, c) = resid(w);
         n / (n + n0) * c
@@ -197,10 +249,38 @@ fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Re
     sigmoid(logit(yb) + f64::from(p.lambda) * corr)
 }
 
+/// The intent estimator: offset `g = n_eff/(n_eff + n0)·ĉ`, where `ĉ` is the
+/// whole memory's smoothed residual and `n_eff = N(1 − C) + C` the evidence
+/// `N` discounted by its concentration `C` across the planes (`N` events in
+/// one direction count as one); then each of the `K` arrays reads
+/// `(n_k c_k + m g)/(n_k + m)` for a non-empty bucket (attention-weighted
+/// among them, with `m` = `pool`) and `g` for an empty one, averaged.
+fn intent(p: &ResidualParams, yb: f64, readouts: &[Readout], level: Option<&MemoryLevel>) -> f64 {
+    let n0 = f64::from(p.n0);
+    let m = f64::from(p.pool);
+    let offset = level.filter(|l| live(&l.whole)).map_or(0.0, |l| {
+        let (n, c) = smoothed_residual(p, &l.whole);
+        let n_eff = l.concentration.map_or(n, |conc| n * (1.0 - conc) + conc);
+        n_eff / (n_eff + n0) * c
+    });
+    let found = readouts.iter().filter(|r| live(r)).count() as f64;
+    let arrays = level.map_or(found, |l| f64::from(l.arrays).max(found));
+    if found == 0.0 || arrays == 0.0 {
+        return sigmoid(logit(yb) + f64::from(p.lambda) * offset);
+    }
+    let mut corr = (arrays - found) / arrays * offset;
+    for (a, r) in attention(readouts, p.tau) {
+        let (n, c) = smoothed_residual(p, r);
+        let term = if n + m > 0.0 { (n * c + m * offset) / (n + m) } else { offset };
+        corr += a * found / arrays * term;
+    }
+    sigmoid(logit(yb) + f64::from(p.lambda) * corr)
+}
+
 /// Softmax of `s_k / τ` over the non-empty readouts, paired with each.
 fn attention(readouts: &[Readout], tau: f32) -> impl Iterator<Item = (f64, &Readout)> {
     let tau = f64::from(tau);
-    let live = |r: &&Readout| r.count > 0.0 && r.count.is_finite();
+    let live = |r: &&Readout| live(r);
     let logit_of = move |r: &Readout| f64::from(r.share()) / tau;
     let max = readouts.iter().filter(live).map(logit_of).fold(f64::NEG_INFINITY, f64::max);
     let norm: f64 = readouts.iter().filter(live).map(|r| (logit_of(r) - max).exp()).sum();
@@ -274,17 +354,55 @@ mod tests {
         let whole = readout(20.0, 15.0, 6.0, 20.0);
         let bucket = readout(2.0, 0.0, 0.6, 20.0);
         let off = Estimator::Residual(unpooled());
-        assert_eq!(off.apply_pooled(0.3, &[], Some(&whole)), off.apply(0.3, &[]));
-        assert_eq!(off.apply_pooled(0.3, &[bucket], Some(&whole)), off.apply(0.3, &[bucket]));
+        let with = |whole| MemoryLevel { whole, arrays: 4, concentration: None };
+        assert_eq!(off.apply_with(0.3, &[], Some(&with(whole))), off.apply(0.3, &[]));
+        assert_eq!(off.apply_with(0.3, &[bucket], Some(&with(whole))), off.apply(0.3, &[bucket]));
         let on = Estimator::Residual(ResidualParams { pool: 5.0, ..unpooled() });
-        let empty = on.apply_pooled(0.3, &[], Some(&whole));
+        let empty = on.apply_with(0.3, &[], Some(&with(whole)));
         assert!(empty.correction > 0.0, "the session liked more than predicted: {empty:?}");
         // A bucket with negative evidence pulls below the session-wide level,
         // and more pooling pulls it back up.
-        let low = on.apply_pooled(0.3, &[bucket], Some(&whole)).score;
+        let low = on.apply_with(0.3, &[bucket], Some(&with(whole))).score;
         let more = Estimator::Residual(ResidualParams { pool: 50.0, ..unpooled() });
-        let high = more.apply_pooled(0.3, &[bucket], Some(&whole)).score;
+        let high = more.apply_with(0.3, &[bucket], Some(&with(whole))).score;
         assert!(low < empty.score && low < high && high <= empty.score + 1e-6, "{low} {high} {empty:?}");
+    }
+
+    fn level(whole: Readout, arrays: u8, concentration: Option<f64>) -> MemoryLevel {
+        MemoryLevel { whole, arrays, concentration }
+    }
+
+    #[test]
+    fn intent_credits_the_offset_by_the_spread_of_the_evidence() {
+        let est = Estimator::Intent(ResidualParams { n0: 10.0, pool: 4.0, tau: 1.0, ..ResidualParams::INTENT });
+        let whole = readout(10.0, 9.0, 4.0, 10.0); // liked far more than predicted
+        // No bucket knows the query: the offset alone; spread evidence moves it more.
+        let spread = est.apply_with(0.4, &[], Some(&level(whole, 4, Some(0.0)))).correction;
+        let concentrated = est.apply_with(0.4, &[], Some(&level(whole, 4, Some(1.0)))).correction;
+        assert!(spread > 2.0 * concentrated && concentrated > 0.0, "{spread} {concentrated}");
+        // Unknown concentration (no planes): counted like the residual's events.
+        let unknown = est.apply_with(0.4, &[], Some(&level(whole, 4, None))).correction;
+        assert_eq!(unknown, spread);
+        // Nothing written: no correction.
+        let empty = readout(0.0, 0.0, 0.0, 0.0);
+        assert_eq!(est.apply_with(0.4, &[], Some(&level(empty, 4, None))).correction, 0.0);
+    }
+
+    #[test]
+    fn intent_averages_over_all_arrays() {
+        let est = Estimator::Intent(ResidualParams { n0: 1e6, pool: 0.0, tau: 1.0, ..ResidualParams::INTENT });
+        let empty = readout(0.0, 0.0, 0.0, 0.0);
+        let bucket = readout(5.0, 5.0, 1.0, 5.0);
+        // No offset (n0 huge, nothing whole): one live array of four gives a
+        // quarter of the logit correction four live arrays give.
+        let one = est.apply_with(0.3, &[bucket], Some(&level(empty, 4, None)));
+        let four = est.apply_with(0.3, &[bucket; 4], Some(&level(empty, 4, None)));
+        let logit = |p: f32| (f64::from(p) / (1.0 - f64::from(p))).ln();
+        let (l1, l4, l0) = (logit(one.score), logit(four.score), logit(0.3));
+        assert!(((l1 - l0) * 4.0 - (l4 - l0)).abs() < 1e-4, "{l1} {l4} {l0}");
+        // The residual estimator renormalises over the live arrays instead.
+        let residual = Estimator::Residual(ResidualParams { n0: 0.0, pool: 0.0, tau: 1.0, ..unpooled() });
+        assert_eq!(residual.apply(0.3, &[bucket]).score, residual.apply(0.3, &[bucket; 4]).score);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! produces `y_base` and `h` (the ONNX runtime, a test, the replay) drives it.
 
 use crate::error::{Error, Result};
-use crate::estimator::{Estimator, Prediction};
+use crate::estimator::{Estimator, MemoryLevel, Prediction};
 use crate::identity::ModelId;
 use crate::sketch::{Readout, Sketch, SketchConfig, check_probability};
 
@@ -62,9 +62,25 @@ impl Memory {
     /// # Errors
     /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or a `y_base` outside [0, 1].
     pub fn score_one(&mut self, y_base: f32, h: &[f32]) -> Result<Prediction> {
+        let level = self.level();
+        self.score_at(y_base, h, &level)
+    }
+
+    /// What the estimator knows of the whole memory (the same for every
+    /// query until the next write).
+    fn level(&self) -> MemoryLevel {
+        let concentration = match self.estimator {
+            // Only the intent estimator reads it, and it costs a pass over the buckets.
+            Estimator::Intent(_) => self.sketch.concentration(),
+            _ => None,
+        };
+        MemoryLevel { whole: self.sketch.overall(), arrays: self.sketch.config().arrays, concentration }
+    }
+
+    fn score_at(&mut self, y_base: f32, h: &[f32], level: &MemoryLevel) -> Result<Prediction> {
         check_probability("y_base", y_base)?;
         self.sketch.read(h, &mut self.readouts)?;
-        Ok(self.estimator.apply_pooled(y_base, &self.readouts, Some(&self.sketch.overall())))
+        Ok(self.estimator.apply_with(y_base, &self.readouts, Some(level)))
     }
 
     /// Scores a batch: `y_base[i]` with key `h[i·d .. (i+1)·d]`. `out` is
@@ -84,8 +100,9 @@ impl Memory {
             )));
         }
         out.reserve(y_base.len());
+        let level = self.level();
         for (i, (&yb, row)) in y_base.iter().zip(h.chunks_exact(d)).enumerate() {
-            match self.score_one(yb, row) {
+            match self.score_at(yb, row, &level) {
                 Ok(p) => out.push(p),
                 Err(e) => {
                     out.clear();

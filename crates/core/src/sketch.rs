@@ -35,12 +35,12 @@ pub const RENORM_AT: f64 = 4_294_967_296.0; // 2^32
 /// `bits`, `arrays`, `dim` and `seed` agree (they fix the hash planes).
 ///
 /// The `Default` is the recommended per-session setup, tuned on the first
-/// 25% of the MovieLens-100K stream (`make replay`; `K` held at 4 so a saved
-/// memory stays under 1 KB); `dim` comes from the model.
+/// 25% of the MovieLens-100K stream (`replay --tune-defaults`; `K` held at 4
+/// so a saved memory stays under 2 KB); `dim` comes from the model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SketchConfig {
     /// `L`: sign bits per array; each array has `2^L` buckets. `0` gives a
-    /// single bucket (a plain running average). Default 4.
+    /// single bucket (a plain running average). Default 5.
     pub bits: u8,
     /// `K`: independent arrays (hash repetitions). Default 4.
     pub arrays: u8,
@@ -62,7 +62,7 @@ pub const DEFAULT_SEED: u64 = 0x5EED;
 
 impl Default for SketchConfig {
     fn default() -> Self {
-        SketchConfig { bits: 4, arrays: 4, dim: 32, seed: DEFAULT_SEED, error_filter: 0.1, half_life: Some(15.0) }
+        SketchConfig { bits: 5, arrays: 4, dim: 32, seed: DEFAULT_SEED, error_filter: 0.1, half_life: Some(15.0) }
     }
 }
 
@@ -322,6 +322,18 @@ impl Sketch {
         Ok(())
     }
 
+    /// The bucket `h` falls into in each array (`0..2^L`, array by array):
+    /// which evidence it reads and where it would be written.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `h` has the wrong length or holds NaN/Inf.
+    pub fn bucket_indices(&self, h: &[f32]) -> Result<Vec<usize>> {
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.hash(h, &mut index)?;
+        let per_array = self.config.buckets_per_array();
+        Ok(index[..usize::from(self.config.arrays)].iter().map(|i| i % per_array).collect())
+    }
+
     /// The whole memory as one readout: every sample written (decayed),
     /// whatever its key. Empty (`count == 0`) when nothing was written.
     pub fn overall(&self) -> Readout {
@@ -332,6 +344,38 @@ impl Sketch {
             sum_base: (self.sum_base / self.scale) as f32,
             total,
         }
+    }
+
+    /// How concentrated the memory's evidence is across the hash planes, in
+    /// [0, 1]: the mean over the `K·L` planes of the squared imbalance
+    /// `((w₊ − w₋) / (w₊ + w₋))²` between the (decayed) weight written on
+    /// each side of the plane. 1 when every sample fell on the same side of
+    /// every plane (all evidence in one direction, e.g. three likes of one
+    /// genre under a genre key); about `1/N` when `N` samples point every
+    /// way. `None` when nothing was written or the memory has no planes
+    /// (`L = 0`). Computed from the buckets, `O(K·2^L·L)`.
+    pub fn concentration(&self) -> Option<f64> {
+        let bits = usize::from(self.config.bits);
+        let per_array = self.config.buckets_per_array();
+        if bits == 0 || self.total <= 0.0 {
+            return None;
+        }
+        let mut sum = 0.0;
+        let mut planes = 0usize;
+        for array in self.buckets.chunks_exact(per_array) {
+            let total: f64 = array.iter().map(|b| f64::from(b.count)).sum();
+            if total <= 0.0 {
+                continue;
+            }
+            for w in 0..bits {
+                let above: f64 =
+                    array.iter().enumerate().filter(|(i, _)| (i >> w) & 1 == 1).map(|(_, b)| f64::from(b.count)).sum();
+                let imbalance = (2.0 * above - total) / total;
+                sum += imbalance * imbalance;
+                planes += 1;
+            }
+        }
+        (planes > 0).then(|| (sum / planes as f64).clamp(0.0, 1.0))
     }
 
     /// Adds another memory's evidence bucket-wise (a RACE-sketch property):

@@ -253,13 +253,28 @@ fn golden_sessions() -> Vec<(&'static str, Memory)> {
     vec![("empty", empty), ("sparse", sparse), ("dense", dense)]
 }
 
+/// Version 2 adds the intent estimator: its golden memory.
+fn golden_intent() -> Memory {
+    let mut intent = session(
+        5,
+        4,
+        8,
+        Some(15.0),
+        Estimator::Intent(ResidualParams { lambda: 2.0, tau: 0.3, n0: 16.0, alpha: 2.0, p0: 0.55, pool: 4.0 }),
+    );
+    fill(&mut intent, 300);
+    intent
+}
+
 /// The golden files pin format version 1 byte for byte. Regenerate only on a
 /// deliberate format change (with a version bump):
 /// `RELOOP_UPDATE_GOLDEN=1 cargo test --test codec golden`.
 #[test]
 fn golden_files_pin_the_format() {
     let update = std::env::var_os("RELOOP_UPDATE_GOLDEN").is_some();
-    for (name, mut s) in golden_sessions() {
+    let mut sessions = golden_sessions();
+    sessions.push(("intent", golden_intent()));
+    for (name, mut s) in sessions {
         let path = format!("{GOLDEN_DIR}/memory-v{FORMAT_VERSION}-{name}.bin");
         let bytes = codec::encode(&s);
         if update {
@@ -270,6 +285,26 @@ fn golden_files_pin_the_format() {
         let mut back = restore(&golden, 8).expect("golden decodes");
         assert_eq!(probe_scores(&mut back), probe_scores(&mut s), "{name}");
     }
+}
+
+/// Older versions still read: the version 1 golden files decode into the
+/// memories they were written from, and re-encode as the current version.
+#[test]
+fn version_1_golden_files_still_read() {
+    for (name, mut s) in golden_sessions() {
+        let path = format!("{GOLDEN_DIR}/memory-v1-{name}.bin");
+        let v1 = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(v1[offset::VERSION..offset::VERSION + 2], 1u16.to_le_bytes());
+        let mut back = restore(&v1, 8).expect("a version 1 memory decodes");
+        assert_eq!(probe_scores(&mut back), probe_scores(&mut s), "{name}");
+        assert_eq!(codec::encode(&back), codec::encode(&s), "{name}: re-encoded as version {FORMAT_VERSION}");
+    }
+    // The intent estimator did not exist in version 1.
+    let mut v1 = codec::encode(&golden_intent());
+    v1[offset::VERSION..offset::VERSION + 2].copy_from_slice(&1u16.to_le_bytes());
+    reseal(&mut v1);
+    let e = restore(&v1, 8).expect_err("kind 2 in version 1");
+    assert!(e.message().contains("estimator"), "{e}");
 }
 
 proptest! {

@@ -3,6 +3,7 @@
 //! their output range on arbitrary finite input.
 
 use proptest::prelude::*;
+use reloop_core::estimator::MemoryLevel;
 use reloop_core::{Estimator, PaperParams, Readout, ResidualParams};
 use serde_json::Value;
 
@@ -84,6 +85,9 @@ fn arb_estimator() -> impl Strategy<Value = Estimator> {
                 pool
             })
         ),
+        (0f32..=100.0, 1e-3f32..10.0, 0f32..1e3, 0f32..1e3, 1e-4f32..0.9999, 0f32..1e3).prop_map(
+            |(lambda, tau, n0, alpha, p0, pool)| Estimator::Intent(ResidualParams { lambda, tau, n0, alpha, p0, pool })
+        ),
     ]
 }
 
@@ -94,8 +98,10 @@ proptest! {
         y_base in 0f32..=1.0,
         rs in proptest::collection::vec(arb_readout(), 0..8),
         whole in arb_readout(),
+        arrays in 0u8..12,
+        concentration in proptest::option::of(0f64..=1.0),
     ) {
-        let p = est.apply_pooled(y_base, &rs, Some(&whole));
+        let p = est.apply_with(y_base, &rs, Some(&MemoryLevel { whole, arrays, concentration }));
         prop_assert!(p.score.is_finite() && (0.0..=1.0).contains(&p.score), "{p:?}");
         prop_assert!(p.correction.is_finite());
         prop_assert_eq!(p.base, y_base);

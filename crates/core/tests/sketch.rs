@@ -246,3 +246,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn concentration_tells_one_direction_from_many() {
+    let mut s = Sketch::new(config(4, 4, 3), None).expect("config");
+    assert_eq!(s.concentration(), None, "nothing written");
+    for _ in 0..5 {
+        s.write(&[1.0, 2.0, -0.5], 1.0, 0.5).expect("write");
+    }
+    assert_eq!(s.concentration(), Some(1.0), "five samples in one direction");
+    let mut spread = Sketch::new(config(4, 4, 3), None).expect("config");
+    let mut x = 0.7f32;
+    for _ in 0..400 {
+        x = (x * 3.7 + 0.3).fract();
+        let y = (x * 11.3).fract();
+        spread.write(&[x - 0.5, y - 0.5, (x * y * 7.0).fract() - 0.5], 1.0, 0.5).expect("write");
+    }
+    let c = spread.concentration().expect("written");
+    assert!(c < 0.1, "400 samples pointing every way: {c}");
+    // Opposite directions cancel on every plane.
+    let mut two = Sketch::new(config(4, 4, 3), None).expect("config");
+    two.write(&[1.0, 1.0, 1.0], 1.0, 0.5).expect("write");
+    two.write(&[-1.0, -1.0, -1.0], 1.0, 0.5).expect("write");
+    assert_eq!(two.concentration(), Some(0.0));
+    // No planes, no concentration.
+    let mut flat = Sketch::new(config(0, 2, 3), None).expect("config");
+    flat.write(&[1.0, 0.0, 0.0], 1.0, 0.5).expect("write");
+    assert_eq!(flat.concentration(), None);
+}

@@ -86,12 +86,21 @@ mod tests {
         let mut out = ModelOutput::default();
         model.run(&items, &context, &mut out).unwrap();
         assert_eq!(out.rows(), 3);
-        assert_eq!(out.dim(), 32);
+        // The key: the 20 genre columns (mean-pooled: non-negative, summing
+        // to 1 or 0) and the year's 8-wide embedding at half weight.
+        assert_eq!(out.dim(), 28);
+        assert_eq!(model.hidden_dim(), 28);
         for (row, p) in out.y_base().iter().enumerate() {
             assert!(*p > 0.0 && *p < 1.0, "row {row}: {p}");
             let h = out.hidden_row(row).unwrap();
-            assert!(h.iter().all(|v| v.is_finite() && *v >= 0.0), "row {row}: ReLU output {h:?}");
+            assert!(h.iter().all(|v| v.is_finite()), "row {row}: {h:?}");
+            let genres: f32 = h[..20].iter().sum();
+            assert!(
+                h[..20].iter().all(|v| *v >= 0.0) && (genres - 1.0).abs() < 1e-5 || genres == 0.0,
+                "row {row}: {h:?}"
+            );
         }
+        assert_ne!(out.hidden_row(0), out.hidden_row(1), "different genres, different keys");
         // A missing required field is an error naming it.
         let e = model.run(&[item(json!({ "itemId": 50 }))], &Item::new(), &mut out).unwrap_err();
         assert!(e.message().contains("field `"), "{e}");

@@ -47,12 +47,35 @@ use crate::model::Model;
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum EstimatorKind {
-    /// The model's logit-space error on similar recent items, shrunk when
-    /// evidence is thin (the default).
+    /// The residual with a session-wide offset credited by how spread the
+    /// session's evidence is, and the item's own buckets on top (the default).
     #[default]
+    Intent,
+    /// The model's logit-space error on similar recent items, shrunk when
+    /// evidence is thin, pulled toward the whole memory's (`pool`).
     Residual,
     /// ReLoop2 as published (pulls scores toward bucket means).
     Paper,
+}
+
+impl EstimatorKind {
+    /// The kind of `estimator`.
+    pub fn of(estimator: &Estimator) -> EstimatorKind {
+        match estimator {
+            Estimator::Intent(_) => EstimatorKind::Intent,
+            Estimator::Residual(_) => EstimatorKind::Residual,
+            Estimator::Paper(_) => EstimatorKind::Paper,
+        }
+    }
+
+    /// This kind's recommended estimator, with `p0` for the logit-space ones.
+    pub fn recommended(self, p0: f32) -> Estimator {
+        match self {
+            EstimatorKind::Intent => Estimator::Intent(ResidualParams { p0, ..ResidualParams::INTENT }),
+            EstimatorKind::Residual => Estimator::Residual(ResidualParams { p0, ..ResidualParams::default() }),
+            EstimatorKind::Paper => Estimator::Paper(PaperParams::default()),
+        }
+    }
 }
 
 /// What a saved memory that does not fit the model or the options leads to.
@@ -77,34 +100,42 @@ pub enum OnModelMismatch {
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionOptions {
-    /// "residual" (default): the model's logit-space error on similar recent
-    /// items, shrunk when evidence is thin. "paper": ReLoop2 as published.
+    /// "intent" (default): the model's logit-space error, with a session-wide
+    /// offset that grows with how varied the session's feedback is and the
+    /// item's own region on top, so a few likes of one kind lift that kind.
+    /// "residual": the logit-space error of similar recent items, pulled
+    /// toward the whole memory's. "paper": ReLoop2 as published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimator: Option<EstimatorKind>,
-    /// Correction strength, in [0, 100] (residual: logit units, default 1; paper: default 0.5).
+    /// Correction strength, in [0, 100] (logit units; intent default 2,
+    /// residual 1; paper: a probability mix, default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f32>,
-    /// Attention temperature over bucket shares, > 0 (residual default 0.1; paper 1).
+    /// Attention temperature over bucket shares, > 0 (intent default 0.3,
+    /// residual 0.1, paper 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau: Option<f32>,
-    /// Residual only: evidence at which a bucket gets half weight, ≥ 0 (default 1).
+    /// Intent and residual: evidence at which the session-wide offset (intent;
+    /// residual with pool > 0) or a bucket (residual, pool 0) gets half
+    /// weight, ≥ 0 (intent default 16, residual 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n0: Option<f32>,
-    /// Residual only: pseudo-counts smoothing toward `p0`, ≥ 0 (default 2).
+    /// Intent and residual: pseudo-counts smoothing toward `p0`, ≥ 0 (default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f32>,
-    /// Residual only: pseudo-samples pulling each bucket toward the whole
-    /// memory's residual, ≥ 0 (default 10; 0 = buckets only).
+    /// Intent and residual: pseudo-samples pulling each bucket toward the
+    /// session-wide offset, ≥ 0 (intent default 4, residual 10; residual 0 =
+    /// buckets only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<f32>,
-    /// Residual only: the prior click rate the smoothing pulls toward, in
-    /// (0, 1) (default: the model's `p0`).
+    /// Intent and residual: the prior click rate the smoothing pulls toward,
+    /// in (0, 1) (default: the model's `p0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p0: Option<f32>,
     /// Paper only: mix of label mean vs base mean, in [0, 1] (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f32>,
-    /// L, sign bits per array (2^L buckets), 0..=16 (default 4).
+    /// L, sign bits per array (2^L buckets), 0..=16 (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bits: Option<u8>,
     /// K, independent hash arrays, 1..=64 (default 4).
@@ -243,8 +274,8 @@ impl SessionOptions {
                 options.tau = Some(p.tau);
                 options.gamma = Some(p.gamma);
             }
-            Estimator::Residual(r) => {
-                options.estimator = Some(EstimatorKind::Residual);
+            Estimator::Residual(r) | Estimator::Intent(r) => {
+                options.estimator = Some(EstimatorKind::of(&config.estimator));
                 options.lambda = Some(r.lambda);
                 options.tau = Some(r.tau);
                 options.n0 = Some(r.n0);
@@ -289,7 +320,7 @@ impl SessionOptions {
             half_life: self.half_life.unwrap_or(defaults.half_life),
         };
         sketch.validate().map_err(|e| e.with_context("options"))?;
-        let base = Estimator::Residual(ResidualParams { p0: model.p0(), ..ResidualParams::default() });
+        let base = EstimatorKind::default().recommended(model.p0());
         Ok(MemoryConfig { sketch, estimator: self.estimator_over(base)? })
     }
 
@@ -298,30 +329,27 @@ impl SessionOptions {
     /// kind's defaults (keeping `base`'s `p0` for residual).
     fn estimator_over(&self, base: Estimator) -> Result<Estimator> {
         let p0 = match base {
-            Estimator::Residual(r) => r.p0,
+            Estimator::Residual(r) | Estimator::Intent(r) => r.p0,
             Estimator::Paper(_) => ResidualParams::default().p0,
         };
-        let mut estimator = match (self.estimator, base) {
-            (Some(EstimatorKind::Paper), Estimator::Residual(_)) => Estimator::Paper(PaperParams::default()),
-            (Some(EstimatorKind::Residual), Estimator::Paper(_)) => {
-                Estimator::Residual(ResidualParams { p0, ..ResidualParams::default() })
-            }
+        let mut estimator = match self.estimator {
+            Some(kind) if kind != EstimatorKind::of(&base) => kind.recommended(p0),
             _ => base,
         };
         match &mut estimator {
             Estimator::Paper(p) => {
                 if self.n0.is_some() || self.alpha.is_some() || self.pool.is_some() || self.p0.is_some() {
                     return Err(Error::config(
-                        "options: n0, alpha, pool and p0 apply to the residual estimator, not paper",
+                        "options: n0, alpha, pool and p0 apply to the intent and residual estimators, not paper",
                     ));
                 }
                 set(&mut p.lambda, self.lambda);
                 set(&mut p.tau, self.tau);
                 set(&mut p.gamma, self.gamma);
             }
-            Estimator::Residual(r) => {
+            Estimator::Residual(r) | Estimator::Intent(r) => {
                 if self.gamma.is_some() {
-                    return Err(Error::config("options: gamma applies to the paper estimator, not residual"));
+                    return Err(Error::config("options: gamma applies to the paper estimator only"));
                 }
                 set(&mut r.lambda, self.lambda);
                 set(&mut r.tau, self.tau);
@@ -407,7 +435,7 @@ mod tests {
     fn the_resolved_view_round_trips_through_json() {
         let config = MemoryConfig::default();
         let options = SessionOptions::of(&config);
-        assert_eq!(options.bits, Some(4));
+        assert_eq!((options.bits, options.estimator), (Some(5), Some(EstimatorKind::Intent)));
         assert_eq!(options.half_life, Some(Some(15.0)));
         assert_eq!(options.gamma, None);
         assert_eq!(SessionOptions::from_json(&options.to_json()).unwrap(), options);

@@ -43,7 +43,7 @@ fn default_session_uses_the_models_mu_and_p0() {
     assert_eq!(s.memory().sketch().centre(), Some(&[0.2f32, 0.3, 0.1][..]));
     assert_eq!(s.memory().sketch().config().dim, 3);
     match s.memory().estimator() {
-        Estimator::Residual(r) => assert_eq!(r.p0, 0.4),
+        Estimator::Intent(r) => assert_eq!(r.p0, 0.4),
         other => panic!("{other:?}"),
     }
 }
@@ -185,7 +185,7 @@ fn options_resolve_over_the_defaults_and_a_saved_memory() {
     let s = Session::new(&model, &options(json!({ "bits": 2, "halfLife": null, "lambda": 1.5 }))).unwrap();
     let o = s.options();
     assert_eq!((o.bits, o.arrays, o.half_life, o.lambda), (Some(2), Some(4), Some(None), Some(1.5)));
-    assert_eq!((o.p0, o.estimator, o.gamma), (Some(0.4), Some(EstimatorKind::Residual), None));
+    assert_eq!((o.p0, o.estimator, o.gamma), (Some(0.4), Some(EstimatorKind::Intent), None));
     assert_eq!(SessionOptions::from_json(&o.to_json()).unwrap(), o, "the resolved view reads back");
     let saved = s.save();
     // Without options the saved memory's are kept; estimator keys replace them.

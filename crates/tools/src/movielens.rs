@@ -300,6 +300,19 @@ impl Dataset {
         fields
     }
 
+    /// The `n` movies rated most often among the first `end` events (ties by
+    /// id): the demo page's feed candidates, from the period the model was
+    /// trained on.
+    pub fn most_rated(&self, n: usize, end: usize) -> Vec<u32> {
+        let mut ratings: BTreeMap<u32, usize> = BTreeMap::new();
+        for e in self.events.get(..end).unwrap_or(&self.events) {
+            *ratings.entry(e.item).or_default() += 1;
+        }
+        let mut popular: Vec<(u32, usize)> = ratings.into_iter().collect();
+        popular.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        popular.iter().take(n).map(|&(id, _)| id).collect()
+    }
+
     /// The movie's title, e.g. `"Toy Story (1995)"`.
     pub fn title(&self, item: u32) -> Option<&str> {
         self.items.get(&item).map(|m| m.title.as_str())

@@ -7,7 +7,7 @@
 
 use reloop_runtime::encoder::{EncodedBatch, Encoder};
 use reloop_runtime::{Item, Model, ModelOutput, ModelSpec};
-use reloop_tools::train::layout::{ID_FIELDS, Layout};
+use reloop_tools::train::layout::{ID_FIELDS, Layout, bundled_key, hidden_key};
 use reloop_tools::train::net::{Net, NetConfig};
 use serde_json::json;
 
@@ -69,7 +69,7 @@ fn fresh_network_exported_in_memory_matches_candle() {
     };
     let net = Net::init(config, 7).unwrap();
     assert_eq!(net.param_count(), config.param_count());
-    let spec = layout.spec(Some(vec![0.1; 16]), 0.4);
+    let spec = layout.spec_with_key(hidden_key(), Some(vec![0.1; 16]), 0.4);
     let onnx = net.to_onnx().unwrap();
     let model = Model::load(&onnx, spec.clone()).unwrap();
     let (items, context) = batch();
@@ -109,13 +109,20 @@ fn safetensors_round_trip() {
 #[test]
 fn committed_model_matches_candle() {
     let onnx = reloop_runtime::bundled::onnx();
-    let spec = ModelSpec::from_json(reloop_runtime::bundled::spec_json()).unwrap();
+    let bundled = ModelSpec::from_json(reloop_runtime::bundled::spec_json()).unwrap();
     let net = Net::from_onnx(onnx).unwrap();
     let c = net.config;
     assert!(net.param_count() <= 100_000, "{} parameters", net.param_count());
     assert!((16..=64).contains(&c.hidden), "hidden width {}", c.hidden);
-    assert_eq!(spec.mu.as_ref().map(Vec::len), Some(c.hidden));
-    let model = reloop_runtime::bundled::model().unwrap();
+    // The bundled spec's memory key is the one the layout defines, centred.
+    assert_eq!(bundled.outputs.hidden, bundled_key(c.dim));
+    let key_width = reloop_runtime::bundled::model().unwrap().hidden_dim();
+    assert_eq!(bundled.mu.as_ref().map(Vec::len), Some(key_width));
+    // The numbers are checked on the last hidden layer (candle's output).
+    let mut spec = bundled.clone();
+    spec.outputs.hidden = hidden_key();
+    spec.mu = None;
+    let model = Model::load(onnx, spec.clone()).unwrap();
     let (items, context) = batch();
     let (dp, dh) = max_differences(&net, &model, &spec, &items, &context);
     assert!(dp <= TOLERANCE && dh <= TOLERANCE, "max |Δprob| {dp}, max |Δh| {dh}");

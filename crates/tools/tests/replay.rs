@@ -26,12 +26,14 @@ fn the_loop_improves_logloss_over_the_frozen_base() {
 
     let protocol =
         Protocol { rounds: 1, resamples: 50, scopes: vec![Scope::Session, Scope::User], ..Protocol::default() };
-    let report = replay::evaluate(&stream, &protocol, &mut |_, _| {});
+    let report = replay::evaluate(&[("bundled", &stream)], None, &protocol, &mut |_, _| {});
     assert_eq!(report.tune_events, 1000);
     let row = |name: &str| report.rows.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("row {name}"));
     let frozen = row("frozen");
     assert_eq!(frozen.method, Method::Frozen);
-    for name in ["residual/session", "residual/user", "bias/user"] {
+    for name in
+        ["intent/session", "intent/user", "recommended/session", "residual/session", "residual/user", "bias/user"]
+    {
         let r = row(name);
         assert!(
             r.metrics.logloss < frozen.metrics.logloss,
@@ -42,5 +44,5 @@ fn the_loop_improves_logloss_over_the_frozen_base() {
         assert!(r.logloss_ci.lo <= r.metrics.logloss && r.metrics.logloss <= r.logloss_ci.hi);
     }
     let md = report.markdown();
-    assert!(md.contains("| residual/session |") && md.contains("paired"), "{md}");
+    assert!(md.contains("| intent/session |") && md.contains("paired"), "{md}");
 }

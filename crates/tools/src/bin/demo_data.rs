@@ -65,13 +65,7 @@ fn run(out: &Path, data: &Path) -> Result<(), String> {
         .collect();
 
     // Feed candidates: the most-rated movies of the period the model was trained on.
-    let mut ratings: BTreeMap<u32, usize> = BTreeMap::new();
-    for e in &dataset.events[..split.stream.start] {
-        *ratings.entry(e.item).or_default() += 1;
-    }
-    let mut popular: Vec<(u32, usize)> = ratings.into_iter().collect();
-    popular.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let feed: Vec<u32> = popular.iter().take(FEED_SIZE).map(|&(id, _)| id).collect();
+    let feed = dataset.most_rated(FEED_SIZE, split.stream.start);
 
     // The stream, column-wise: user, item, time, label, and the time features as the model reads them.
     let events = &dataset.events[split.stream.clone()];

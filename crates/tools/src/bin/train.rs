@@ -129,8 +129,13 @@ fn run(args: Args) -> Result<(), String> {
 
     let onnx = trained.onnx().map_err(|e| e.to_string())?;
     let spec = trained.spec_json();
-    // The exported pair must load in the runtime and give candle's numbers.
-    let model = Model::from_json(&onnx, &spec).map_err(|e| format!("exported model does not load: {e}"))?;
+    // The exported pair must load in the runtime, and give candle's numbers
+    // (probability and last hidden layer: the memory key is no candle output).
+    Model::from_json(&onnx, &spec).map_err(|e| format!("exported model does not load: {e}"))?;
+    let mut hidden_spec = trained.spec.clone();
+    hidden_spec.outputs.hidden = train::layout::hidden_key();
+    hidden_spec.mu = None;
+    let model = Model::load(&onnx, hidden_spec).map_err(|e| format!("exported model does not load: {e}"))?;
     let split = data.split();
     let rows = split.stream.start..split.stream.start + 1000.min(split.stream.len());
     let items: Vec<Item> = rows.clone().map(|i| event_item(&data, i)).collect();

@@ -15,6 +15,39 @@ use super::Stream;
 /// A user's session ends after this many seconds without an event.
 pub const SESSION_GAP_SECONDS: i64 = 3600;
 
+/// The mean key vector of `model` over `range` of the dataset's events
+/// (e.g. the training part: the centring vector `μ` of a new key).
+///
+/// # Errors
+/// Any model or encoding error, naming the event.
+pub fn mean_key(dataset: &Dataset, model: &Model, range: Range<usize>) -> Result<Vec<f32>> {
+    let events = &dataset.events[range];
+    let mut sum = vec![0f64; model.hidden_dim()];
+    let empty = Item::new();
+    let mut out = ModelOutput::default();
+    let batch = model.encoder().max_batch().clamp(1, 512);
+    for (done, chunk) in events.chunks(batch).enumerate() {
+        let items: Vec<Item> = chunk
+            .iter()
+            .map(|e| {
+                let mut item = dataset.context(e);
+                item.extend(dataset.item_fields(e.item));
+                item
+            })
+            .collect();
+        model
+            .run(&items, &empty, &mut out)
+            .map_err(|err| err.with_context(format_args!("events from {}", done * batch)))?;
+        for row in out.hidden().chunks_exact(sum.len().max(1)) {
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += f64::from(*v);
+            }
+        }
+    }
+    let n = events.len().max(1) as f64;
+    Ok(sum.iter().map(|s| (s / n) as f32).collect())
+}
+
 /// Runs `range` of the dataset's events through `model`; `progress` is
 /// called with the number of events done after each batch.
 ///

@@ -16,8 +16,8 @@ use std::ops::Range;
 
 use crate::movielens::{Dataset, GENRES};
 use reloop_runtime::spec::{
-    BucketizedSpec, CategoricalSpec, DType, FieldSpec, InputSpec, ModelSpec, MultiCategoricalSpec, OutputKind,
-    OutputSpec, Pooling,
+    BucketizedSpec, CategoricalSpec, DType, FieldSpec, InputSpec, KeyPart, KeySpec, ModelSpec, MultiCategoricalSpec,
+    OutputKind, OutputSpec, Pooling,
 };
 
 /// Name of the `i64` input (one index per single-valued field).
@@ -26,8 +26,14 @@ pub const IDS_INPUT: &str = "ids";
 pub const GENRES_INPUT: &str = "genres";
 /// Name of the probability output.
 pub const PROB_OUTPUT: &str = "prob";
-/// Name of the hidden (key vector) output: the last ReLU.
+/// Name of the last hidden layer's output (the last ReLU).
 pub const HIDDEN_OUTPUT: &str = "hidden";
+/// Name of the first layer's input: the id fields' embeddings (8 each, in
+/// [`ID_FIELDS`] order) then the genres' mean embedding.
+pub const FIRST_LAYER_INPUT: &str = "x";
+/// How much the release year's embedding weighs in the memory's key
+/// against the genres (see [`bundled_key`]).
+pub const KEY_YEAR_SCALE: f32 = 0.5;
 /// The single-valued fields, in the column order of `ids`.
 pub const ID_FIELDS: [&str; 9] = ["userId", "itemId", "age", "gender", "occupation", "zip", "year", "hour", "weekday"];
 /// Age bucket boundaries (years; the MovieLens-1M age groups).
@@ -138,8 +144,14 @@ impl Layout {
         (at(0), at(1))
     }
 
-    /// The model spec for this layout, with the given centring vector and label rate.
+    /// The model spec for this layout with the bundled key ([`bundled_key`]),
+    /// the given centring vector and label rate.
     pub fn spec(&self, mu: Option<Vec<f32>>, p0: f32) -> ModelSpec {
+        self.spec_with_key(bundled_key(EMBEDDING_DIM), mu, p0)
+    }
+
+    /// The model spec for this layout with the memory key `key`.
+    pub fn spec_with_key(&self, key: KeySpec, mu: Option<Vec<f32>>, p0: f32) -> ModelSpec {
         let mut fields = BTreeMap::new();
         for block in self.blocks() {
             let start = block.rows.start as i64;
@@ -190,16 +202,38 @@ impl Layout {
                 InputSpec { name: GENRES_INPUT.into(), dtype: DType::F32, columns: vec!["genres".into()] },
             ],
             fields,
-            outputs: OutputSpec {
-                probability: PROB_OUTPUT.into(),
-                kind: OutputKind::Probability,
-                hidden: HIDDEN_OUTPUT.into(),
-            },
+            outputs: OutputSpec { probability: PROB_OUTPUT.into(), kind: OutputKind::Probability, hidden: key },
             mu,
             p0,
             max_batch: reloop_runtime::spec::DEFAULT_MAX_BATCH,
         }
     }
+}
+
+/// The width of each id field's embedding in the bundled model.
+pub const EMBEDDING_DIM: usize = 8;
+
+/// The bundled model's memory key: the genres the model reads (its
+/// mean-pooled genres input) and, at [`KEY_YEAR_SCALE`], the release year's
+/// embedding (columns of [`FIRST_LAYER_INPUT`]) — what tells one session's
+/// items apart, where the last hidden layer is dominated by the user's
+/// features. Chosen on the replay's tuning part and the demo page's
+/// scenario (`replay --tune-defaults`, README).
+pub fn bundled_key(dim: usize) -> KeySpec {
+    let year = ID_FIELDS.iter().position(|f| *f == "year").unwrap_or(0);
+    KeySpec::Parts(vec![
+        KeyPart { node: GENRES_INPUT.into(), columns: None, scale: 1.0 },
+        KeyPart {
+            node: FIRST_LAYER_INPUT.into(),
+            columns: Some([year * dim, (year + 1) * dim]),
+            scale: KEY_YEAR_SCALE,
+        },
+    ])
+}
+
+/// The key of the last hidden layer (what the runtime's parity checks read).
+pub fn hidden_key() -> KeySpec {
+    KeySpec::Node(HIDDEN_OUTPUT.into())
 }
 
 #[cfg(test)]

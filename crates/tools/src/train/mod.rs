@@ -31,8 +31,8 @@ use layout::{ID_FIELDS, Layout};
 use net::{Net, NetConfig, candle_err};
 use reloop_core::{Error, ErrorKind, Result};
 use reloop_runtime::Item;
-use reloop_runtime::ModelSpec;
 use reloop_runtime::encoder::{EncodedBatch, Encoder};
+use reloop_runtime::{Model, ModelSpec};
 
 /// Hyper-parameters of a training run. Defaults are the bundled model's.
 #[derive(Clone, Debug, PartialEq)]
@@ -217,25 +217,15 @@ impl Trained {
     }
 }
 
-/// Probabilities and (optionally) the hidden mean of the `rows` of `data`.
-fn evaluate(net: &Net, data: &Encoded, rows: Range<usize>, hidden_sum: Option<&mut Vec<f64>>) -> Result<Vec<f32>> {
+/// Probabilities of the `rows` of `data`.
+fn evaluate(net: &Net, data: &Encoded, rows: Range<usize>) -> Result<Vec<f32>> {
     const CHUNK: usize = 4096;
     let mut probs = Vec::with_capacity(rows.len());
-    let mut sum = hidden_sum;
     let mut start = rows.start;
     while start < rows.end {
         let end = (start + CHUNK).min(rows.end);
         let (ids, genres) = data.rows(start..end);
-        let (p, h) = net.predict(ids, genres)?;
-        probs.extend(p);
-        if let Some(sum) = sum.as_deref_mut() {
-            for row in &h {
-                sum.resize(row.len(), 0.0);
-                for (s, v) in sum.iter_mut().zip(row) {
-                    *s += f64::from(*v);
-                }
-            }
-        }
+        probs.extend(net.predict(ids, genres)?.0);
         start = end;
     }
     Ok(probs)
@@ -330,8 +320,8 @@ pub fn train(data: &Dataset, config: &TrainConfig, progress: &mut dyn Progress) 
             let loss = step().map_err(|e| candle_err("training step", e))?;
             progress.batch(loss);
         }
-        let train_probs = evaluate(&net, &all, train_rows.clone(), None)?;
-        let valid_probs = evaluate(&net, &all, split.valid.clone(), None)?;
+        let train_probs = evaluate(&net, &all, train_rows.clone())?;
+        let valid_probs = evaluate(&net, &all, split.valid.clone())?;
         let (train_labels, valid_labels) = (labels_of(train_rows.clone()), labels_of(split.valid.clone()));
         let report = EpochReport {
             epoch,
@@ -356,17 +346,18 @@ pub fn train(data: &Dataset, config: &TrainConfig, progress: &mut dyn Progress) 
     };
     net.restore(&weights)?;
 
-    // μ: the mean hidden vector on the train part; p0: its label rate.
-    let mut sum = Vec::new();
-    evaluate(&net, &all, train_rows.clone(), Some(&mut sum))?;
+    // p0: the train part's label rate; μ: the memory key's mean on it, read
+    // from the exported graph by the runtime (the key is not a candle output).
     let n = train_rows.len().max(1) as f64;
-    let mu: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
     let train_labels = labels_of(train_rows.clone());
     let p0 = (train_labels.iter().filter(|&&y| y).count() as f64 / n) as f32;
+    let onnx = net.to_onnx()?;
+    let uncentred = layout.spec(None, p0);
+    let mu = crate::replay::stream::mean_key(data, &Model::load(&onnx, uncentred)?, train_rows.clone())?;
     let spec = layout.spec(Some(mu), p0);
     spec.validate()?;
 
-    let stream_probs = evaluate(&net, &all, split.stream.clone(), None)?;
+    let stream_probs = evaluate(&net, &all, split.stream.clone())?;
     let stream_labels = labels_of(split.stream.clone());
     let (stream_ids, _) = all.rows(split.stream.clone());
     let share = |col: usize, oov: i64| {

@@ -22,7 +22,7 @@ use rand_distr::{Distribution, Normal, Uniform};
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
 
-use crate::train::layout::{GENRES_INPUT, HIDDEN_OUTPUT, IDS_INPUT, PROB_OUTPUT};
+use crate::train::layout::{FIRST_LAYER_INPUT, GENRES_INPUT, HIDDEN_OUTPUT, IDS_INPUT, PROB_OUTPUT};
 use reloop_core::{Error, ErrorKind, Result};
 
 /// Converts a candle error at this module's edge.
@@ -251,8 +251,8 @@ impl Net {
             node("Gather", &["embeddings", IDS_INPUT], "embedded", vec![int("axis", 0)]),
             node("Flatten", &["embedded"], "flat", vec![int("axis", 1)]),
             node("MatMul", &[GENRES_INPUT, "genre_embeddings"], "genre_mean", vec![]),
-            node("Concat", &["flat", "genre_mean"], "x", vec![int("axis", 1)]),
-            node("MatMul", &["x", "w1"], "mm1", vec![]),
+            node("Concat", &["flat", "genre_mean"], FIRST_LAYER_INPUT, vec![int("axis", 1)]),
+            node("MatMul", &[FIRST_LAYER_INPUT, "w1"], "mm1", vec![]),
             node("Add", &["mm1", "b1"], "pre1", vec![]),
             node("Relu", &["pre1"], "relu1", vec![]),
             node("MatMul", &["relu1", "w2"], "mm2", vec![]),
