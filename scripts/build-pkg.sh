@@ -8,7 +8,8 @@
 #      one ES module whose `initSync({ module })` / `init({ module_or_path })`
 #      work in a Worker, a browser and Node;
 #   3. wasm-opt -Oz from npm `binaryen` when node_modules has it (WASM_OPT=0 skips);
-#   4. pkg/package.json = pkg.json with the version from Cargo.toml;
+#   4. pkg/package.json = pkg.json with the version from Cargo.toml, the README
+#      and the spec reference (crates/runtime/SPEC.md);
 #   5. sizes (raw / gzip -9 / brotli) printed and the gzip budget checked;
 #   6. a smoke test of the built package in Node (scripts/check-pkg.mjs).
 set -euo pipefail
@@ -75,7 +76,10 @@ const manifest = JSON.parse(fs.readFileSync("pkg.json", "utf8"));
 manifest.version = process.argv[1];
 fs.writeFileSync("'"$OUT"'/package.json", JSON.stringify(manifest, null, 2) + "\n");
 ' "$version"
-cp README.md "$OUT/README.md"
+# The spec reference the README links to (also the runtime crate's docs),
+# linked from the package's README where it sits in the package.
+cp crates/runtime/SPEC.md "$OUT/SPEC.md"
+sed 's#(crates/runtime/SPEC.md)#(SPEC.md)#g' README.md >"$OUT/README.md"
 rm -f "$OUT/.gitignore"
 
 echo "== sizes"

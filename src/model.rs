@@ -53,7 +53,7 @@ impl Model {
     #[wasm_bindgen(js_name = fromOnnx)]
     pub fn from_onnx(
         #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] onnx: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | object")] spec: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | ModelSpec")] spec: JsValue,
     ) -> JsResult<Model> {
         crate::start();
         let bytes = bytes_arg("onnx", &onnx).map_err(|e| to_js(&e))?;

@@ -1,6 +1,6 @@
 //! The feature encoder: items plus a shared context become the model's
 //! input tensors, as the [spec](crate::spec) describes. Items are anything
-//! that implements [`Fields`] ([`Item`] maps, or [`FieldValues`] in the
+//! that implements [`Fields`] ([`Item`](crate::Item) maps, or [`FieldValues`](crate::FieldValues) in the
 //! model's field order), read by the [value grammar](crate::item).
 //!
 //! * An item's fields override the context's (the context — e.g. the
@@ -47,7 +47,7 @@ use reloop_core::{Error, ErrorKind, Result};
 use serde_json::Value;
 
 use crate::item::{Fields, category_key, is_scalar, number, present, type_name};
-use crate::spec::{DType, FieldSpec, ModelSpec, Pooling, bucket_cardinality, cardinality};
+use crate::spec::{Closed, DType, FieldSpec, ModelSpec, OovIndex, Pooling, bucket_cardinality, cardinality};
 
 /// FNV-1a 64-bit hash, the spec's category hash (offset basis
 /// `0xcbf29ce484222325`, prime `0x100000001b3`, over UTF-8 bytes).
@@ -66,25 +66,33 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// comparisons per lookup in an ordered map.
 #[derive(Clone, Debug)]
 enum Lookup {
-    Vocabulary { map: HashMap<String, i64>, oov: i64 },
+    Vocabulary { map: HashMap<String, i64>, oov: Option<i64> },
     Hash { buckets: u64, offset: i64 },
 }
 
 impl Lookup {
-    fn new(vocabulary: &Option<BTreeMap<String, i64>>, oov: i64, buckets: Option<u32>, offset: i64) -> Lookup {
+    fn new(vocabulary: &Option<BTreeMap<String, i64>>, oov: OovIndex, buckets: Option<u32>, offset: i64) -> Lookup {
         match (vocabulary, buckets) {
-            (Some(map), _) => Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), oov },
+            (Some(map), _) => {
+                Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), oov: oov.index() }
+            }
             (None, Some(n)) => Lookup::Hash { buckets: u64::from(n.max(1)), offset },
             (None, None) => Lookup::Hash { buckets: 1, offset: 0 },
         }
     }
 
-    /// The index of a category given by its key string.
-    fn index(&self, key: &str) -> i64 {
+    /// Whether some values get no index (`oovIndex: "none"`).
+    fn drops_unknown(&self) -> bool {
+        matches!(self, Lookup::Vocabulary { oov: None, .. })
+    }
+
+    /// The index of a category given by its key string; `None` for a value
+    /// outside the vocabulary when `oovIndex` is `"none"`.
+    fn index(&self, key: &str) -> Option<i64> {
         match self {
-            Lookup::Vocabulary { map, oov } => map.get(key).copied().unwrap_or(*oov),
+            Lookup::Vocabulary { map, oov } => map.get(key).copied().or(*oov),
             // buckets ≤ u32::MAX, so the remainder fits an i64.
-            Lookup::Hash { buckets, offset } => offset + (fnv1a64(key.as_bytes()) % buckets) as i64,
+            Lookup::Hash { buckets, offset } => Some(offset + (fnv1a64(key.as_bytes()) % buckets) as i64),
         }
     }
 }
@@ -95,7 +103,7 @@ enum Kind {
     Categorical { lookup: Lookup, one_hot: bool },
     Multi { lookup: Lookup, pooling: Pooling, pad: i64 },
     Numeric { mean: f32, std: f32 },
-    Bucketized { boundaries: Vec<f64>, offset: i64, one_hot: bool },
+    Bucketized { boundaries: Vec<f64>, closed: Closed, out_of_range: Option<i64>, offset: i64, one_hot: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -289,7 +297,13 @@ impl Encoder {
                     n.default.and_then(serde_json::Number::from_f64).map(Value::Number),
                 ),
                 FieldSpec::Bucketized(b) => (
-                    Kind::Bucketized { boundaries: b.boundaries.clone(), offset: b.offset, one_hot: b.one_hot },
+                    Kind::Bucketized {
+                        boundaries: b.boundaries.clone(),
+                        closed: b.closed,
+                        out_of_range: b.out_of_range,
+                        offset: b.offset,
+                        one_hot: b.one_hot,
+                    },
                     b.default.and_then(serde_json::Number::from_f64).map(Value::Number),
                 ),
             };
@@ -502,9 +516,12 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
             let index = lookup.index(&scratch.key);
             if *one_hot {
                 row.fill(0);
-                row.set_one(usize::try_from(index).unwrap_or(usize::MAX));
+                if let Some(index) = index {
+                    row.set_one(usize::try_from(index).unwrap_or(usize::MAX));
+                }
             } else {
-                row.set_index(0, index);
+                // Validation refuses "none" without oneHot, so there is an index.
+                row.set_index(0, index.unwrap_or(0));
             }
         }
         Kind::Multi { lookup, pooling, pad } => {
@@ -518,17 +535,34 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
             match pooling {
                 Pooling::Pad => {
                     row.fill(*pad);
-                    for (col, v) in values.iter().take(field.width).enumerate() {
+                    let mut col = 0;
+                    for v in values {
+                        if col == field.width {
+                            break;
+                        }
                         category_key(v, &mut scratch.key);
-                        row.set_index(col, lookup.index(&scratch.key));
+                        if let Some(index) = lookup.index(&scratch.key) {
+                            row.set_index(col, index);
+                            col += 1;
+                        }
                     }
                 }
                 Pooling::MultiHot | Pooling::Mean => {
                     row.fill(0);
-                    let weight = if *pooling == Pooling::Mean { 1.0 / values.len().max(1) as f32 } else { 1.0 };
+                    // Mean over the values that have an index (all of them unless oovIndex is "none").
+                    let known = if *pooling == Pooling::Mean && lookup.drops_unknown() {
+                        values
+                            .iter()
+                            .filter(|v| category_key(v, &mut scratch.key) && lookup.index(&scratch.key).is_some())
+                            .count()
+                    } else {
+                        values.len()
+                    };
+                    let weight = if *pooling == Pooling::Mean { 1.0 / known.max(1) as f32 } else { 1.0 };
                     for v in values {
                         category_key(v, &mut scratch.key);
-                        let col = usize::try_from(lookup.index(&scratch.key)).unwrap_or(usize::MAX);
+                        let Some(index) = lookup.index(&scratch.key) else { continue };
+                        let col = usize::try_from(index).unwrap_or(usize::MAX);
                         if *pooling == Pooling::Mean {
                             row.add(col, weight);
                         } else {
@@ -549,13 +583,23 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
             }
             row.set_value(0, z);
         }
-        Kind::Bucketized { boundaries, offset, one_hot } => {
+        Kind::Bucketized { boundaries, closed, out_of_range, offset, one_hot } => {
             let x = number(value).ok_or_else(|| wrong("a number"))?;
             if !x.is_finite() {
                 return Err(Error::input(format!("{} must be finite, got {x}", source.describe(&field.name))));
             }
-            let bucket = boundaries.partition_point(|b| *b <= x);
-            let index = offset.saturating_add(i64::try_from(bucket).unwrap_or(i64::MAX));
+            // Boundaries at or below x (left-closed buckets) or below it (right-closed).
+            let below = match closed {
+                Closed::Left => boundaries.partition_point(|b| *b <= x),
+                Closed::Right => boundaries.partition_point(|b| *b < x),
+            };
+            let bucket = i64::try_from(below).unwrap_or(i64::MAX);
+            let index = match *out_of_range {
+                None => offset.saturating_add(bucket),
+                // Between the first and last boundary: buckets 0..len-1 from the offset.
+                Some(_) if below >= 1 && below < boundaries.len() => offset.saturating_add(bucket - 1),
+                Some(out) => out,
+            };
             if *one_hot {
                 row.fill(0);
                 row.set_one(usize::try_from(index).unwrap_or(usize::MAX));

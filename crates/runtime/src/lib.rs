@@ -46,6 +46,7 @@
 pub mod bundled;
 pub mod encoder;
 mod impressions;
+pub mod indices;
 pub mod item;
 pub mod model;
 pub mod onnx;

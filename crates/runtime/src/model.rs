@@ -44,8 +44,9 @@ use tract_onnx::prelude::{
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::encoder::{Encoder, InputBuffer};
+use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
-use crate::onnx::{check_graph, check_ops, declared_inputs, model_err, onnx_type_name};
+use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, model_err, onnx_type_name};
 use crate::plans::Plans;
 use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
 use crate::workspace::Workspace;
@@ -73,6 +74,9 @@ struct Inner {
     /// How the key is assembled from the outputs after the probability.
     key: Vec<KeyColumns>,
     hidden_dim: usize,
+    p0: f32,
+    /// Each field's indices and the tables they reach.
+    index_uses: Vec<IndexUse>,
 }
 
 /// One part of the key: columns `from..to` of the rows (of `row` values)
@@ -157,6 +161,12 @@ impl Model {
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
         let encoder = Encoder::new(&spec)?;
+        let Some(p0) = spec.p0 else {
+            return Err(Error::config(
+                "p0: missing from the spec; it is the model's training click rate (clicks / rows of the data it was \
+                 trained on), in (0, 1). `reloop check MODEL SPEC ROWS.jsonl` computes it from a log",
+            ));
+        };
         let proto = tract_onnx::onnx()
             .proto_model_for_read(&mut &*onnx)
             .map_err(|e| model_err("onnx: not a readable ONNX model", e))?;
@@ -274,6 +284,17 @@ impl Model {
 
         let typed =
             model.into_typed().map_err(|e| model_err("onnx: cannot type the graph with the spec's inputs", e))?;
+        // Every index a field can write must fit the table it reaches (tract
+        // would panic on the first one past it).
+        let sources: Vec<_> = typed
+            .input_outlets()
+            .map_err(|e| model_err("onnx", e))?
+            .iter()
+            .zip(&inputs)
+            .map(|(outlet, feed)| (*outlet, feed.spec_index))
+            .collect();
+        let index_uses = index_uses(&typed, &spec, &sources);
+        crate::indices::check(&index_uses)?;
         let outputs = typed.output_outlets().map_err(|e| model_err("outputs", e))?.to_vec();
         if outputs.len() != selected.len() {
             return Err(Error::model(format!("outputs: expected {} outputs after typing", selected.len())));
@@ -283,7 +304,10 @@ impl Model {
         let per_row = |key: &str, name: &str, outlet| -> Result<usize> {
             let fact = typed.outlet_fact(outlet).map_err(|e| model_err(key, e))?;
             if !fact.datum_type.is_float() {
-                return Err(Error::model(format!("{key}: `{name}` is {:?}, expected floating point", fact.datum_type)));
+                return Err(Error::model(format!(
+                    "{key}: `{name}` holds {} values; it must be a float tensor",
+                    datum_name(fact.datum_type)
+                )));
             }
             let dims: Vec<TDim> = fact.shape.iter().cloned().collect();
             match dims.first() {
@@ -308,8 +332,10 @@ impl Model {
         let want = if spec.outputs.kind == OutputKind::Softmax2 { 2 } else { 1 };
         if prob_width != want {
             return Err(Error::model(format!(
-                "outputs.kind: `{}` has {prob_width} values per row but kind {:?} needs {want}",
-                spec.outputs.probability, spec.outputs.kind
+                "outputs.kind: `{}` has {prob_width} values per row but kind \"{}\" needs {want}{}",
+                spec.outputs.probability,
+                spec.outputs.kind.name(),
+                if want == 1 && prob_width == 2 { " (a two-column softmax output is kind \"softmax2\")" } else { "" }
             )));
         }
         let mut key = Vec::new();
@@ -354,7 +380,7 @@ impl Model {
         plans.general().give_back(ws);
         let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim };
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, p0, index_uses };
         Ok(Model { inner: Arc::new(inner) })
     }
 
@@ -384,9 +410,15 @@ impl Model {
         self.inner.spec.mu.as_deref()
     }
 
+    /// Each field's indices and the tables (embeddings, one-hot depths)
+    /// they reach, as checked at load ([`crate::indices`]).
+    pub fn index_uses(&self) -> &[IndexUse] {
+        &self.inner.index_uses
+    }
+
     /// The training label rate `p0`.
     pub fn p0(&self) -> f32 {
-        self.inner.spec.p0
+        self.inner.p0
     }
 
     /// The names of the fields the model reads (from items or the context),

@@ -43,6 +43,19 @@ pub fn onnx_type_name(code: i32) -> String {
     DataType::try_from(code).map_or_else(|_| format!("#{code}"), |t| t.as_str_name().to_ascii_lowercase())
 }
 
+/// The ONNX name of a tract element type (`float`, `int64`, ...); tract's
+/// shape integers (`TDim`) are `int64` in the ONNX.
+pub fn datum_name(dt: DatumType) -> String {
+    match dt {
+        DatumType::TDim | DatumType::I64 => "int64".into(),
+        DatumType::I32 => "int32".into(),
+        DatumType::F32 => "float".into(),
+        DatumType::F64 => "double".into(),
+        DatumType::F16 => "float16".into(),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    }
+}
+
 /// A graph input as the ONNX declares it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeclaredInput {

@@ -1,93 +1,9 @@
-//! The model spec: the JSON file shipped beside the ONNX that says how items
-//! become input tensors, which outputs to read, and the model's `μ` and `p0`
-//! (DESIGN §2).
+//! The model spec: parsing ([`ModelSpec::from_json`]) and validation on its
+//! own ([`ModelSpec::validate`]); the checks against a graph are in
+//! [`crate::model`] and [`crate::indices`]. The format reference below is
+//! `crates/runtime/SPEC.md`, also shipped in the npm package as `SPEC.md`.
 //!
-//! The spec is parsed strictly (unknown keys are errors, names are
-//! camelCase) and validated as a whole by [`ModelSpec::validate`]; every
-//! error names the offending key, e.g. `fields.genres.maxLen`. Checks that
-//! need the ONNX graph (input names, widths, output nodes, hidden width
-//! against `mu`) happen when the model is loaded ([`crate::model::Model`]).
-//!
-//! # Format (version 1)
-//!
-//! ```json
-//! {
-//!   "version": 1,
-//!   "inputs": [
-//!     { "name": "ids",   "dtype": "i64", "columns": ["user", "item", "genres"] },
-//!     { "name": "dense", "dtype": "f32", "columns": ["age", "price"] }
-//!   ],
-//!   "fields": {
-//!     "user":   { "kind": "categorical", "hashBuckets": 1000, "hashOffset": 1 },
-//!     "item":   { "kind": "categorical", "vocabulary": { "i1": 1, "i2": 2 }, "oovIndex": 0 },
-//!     "genres": { "kind": "multiCategorical", "vocabulary": { "Drama": 1, "Comedy": 2 },
-//!                 "pooling": "pad", "maxLen": 3, "padIndex": 0, "default": [] },
-//!     "age":    { "kind": "numeric", "mean": 33.0, "std": 11.0, "default": 33.0 },
-//!     "price":  { "kind": "bucketized", "boundaries": [5, 10, 20], "oneHot": false }
-//!   },
-//!   "outputs": { "probability": "prob", "kind": "probability", "hidden": "relu1" },
-//!   "mu": [0.1, 0.0, 0.3],
-//!   "p0": 0.55,
-//!   "maxBatch": 1000
-//! }
-//! ```
-//!
-//! ## Top level
-//! | key | meaning |
-//! |-----|---------|
-//! | `version` | format version, `1` (default 1) |
-//! | `inputs` | the model's input tensors, in any order; every non-constant ONNX input must be listed |
-//! | `fields` | field name → field encoding (below); every field must fill at least one column |
-//! | `outputs` | `probability`: the output (or any tensor) giving the click score; `kind`: `probability` (default), `logit` (sigmoid applied) or `softmax2` (an `[N, 2]` tensor, column 1 is taken, as skl2onnx emits); `hidden`: the key vector `h` the memory hashes (below) |
-//! | `mu` | optional centring vector, length = the key's width (the mean of `h` on the training data) |
-//! | `p0` | the training label rate, in (0, 1) |
-//! | `maxBatch` | largest batch accepted, default [`DEFAULT_MAX_BATCH`], at most [`MAX_BATCH`] |
-//!
-//! ## The key (`outputs.hidden`)
-//! Either the name of a tensor or node — any intermediate one, not only a
-//! graph output — whose row is `h`, or a list of parts concatenated in
-//! order, each `{ "node": name, "columns": [from, to], "scale": s }`
-//! (`columns` default: the whole row; `scale` default 1, > 0):
-//! `h = [s₁·x₁[from₁..to₁], s₂·x₂[from₂..to₂], …]`. A key built from
-//! item-side tensors tells a session's items apart, where the last hidden
-//! layer is often dominated by the user's features (constant within a
-//! session); scaling weighs one part against another in the hash.
-//!
-//! ## Inputs
-//! Each input is a `[N, width]` tensor (`N` = batch) of `dtype` `i64` or
-//! `f32`; `columns` lists fields left to right, each filling its width
-//! (below). A width-1 input declared with rank 1 in the ONNX (`[N]`) is fed
-//! as `[N]`.
-//!
-//! ## Fields
-//! Every field has a `kind` and an optional `default`, used when an item
-//! (and the context) lacks the field or has it `null`; without a default a
-//! missing field is an error.
-//!
-//! * `categorical` — one value (string, number or boolean) to an index.
-//!   Either a `vocabulary` (value → index; numbers are looked up by their
-//!   decimal form, so `"1997"` matches `1997`; unknown values get `oovIndex`,
-//!   default 0) or `hashBuckets` (index = `hashOffset` + FNV-1a-64(UTF-8 of
-//!   the value's string form) mod `hashBuckets`). Width 1 (the index), or
-//!   the cardinality with `"oneHot": true` (a 1 at the index).
-//! * `multiCategorical` — a list of such values (a single value counts as a
-//!   one-element list), same lookup keys, and `pooling`:
-//!   `pad` (width `maxLen`: the indices, truncated to `maxLen` and padded
-//!   with `padIndex`, default 0), `multiHot` (width = cardinality, 1 at each
-//!   index) or `mean` (width = cardinality, `1/k` per value; `f32` inputs
-//!   only).
-//! * `numeric` — a number (booleans count as 0/1), written as
-//!   `(x − mean) / std` (defaults 0 and 1) into an `f32` input.
-//! * `bucketized` — a number to the index `offset + #{b ∈ boundaries : b ≤ x}`
-//!   (boundaries strictly increasing); width 1, or the cardinality with
-//!   `"oneHot": true`.
-//!
-//! The cardinality of a vocabulary is `max(index, oovIndex) + 1`, of hashing
-//! `hashOffset + hashBuckets`, of bucketizing `offset + boundaries + 1`.
-//! Indices written into an `f32` input are written as floats.
-//!
-//! The spec is part of the model identity: the same ONNX with another spec
-//! is another model (see [`ModelSpec::canonical_bytes`]).
+#![doc = include_str!("../SPEC.md")]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -114,10 +30,12 @@ pub const MAX_INDEX: i64 = 1 << 24;
 
 /// A parsed model spec. See the [module docs](self) for the format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModelSpec {
     /// Format version; only [`SPEC_VERSION`] is read.
     #[serde(default = "default_version")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub version: u32,
     /// The model's input tensors and which fields fill their columns.
     pub inputs: Vec<InputSpec>,
@@ -128,10 +46,14 @@ pub struct ModelSpec {
     /// The centring vector `μ` (mean hidden vector on the training data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mu: Option<Vec<f32>>,
-    /// The training label rate, in (0, 1).
-    pub p0: f32,
+    /// The training label rate, in (0, 1). Optional in the file (`reloop
+    /// check` and `reloop replay` compute it from a log), required to load
+    /// a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p0: Option<f32>,
     /// Largest batch accepted by the encoder.
     #[serde(default = "default_max_batch")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub max_batch: usize,
 }
 
@@ -145,6 +67,7 @@ fn default_max_batch() -> usize {
 
 /// Element type of an input tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
     /// 64-bit integers (indices for embeddings).
@@ -165,6 +88,7 @@ impl DType {
 
 /// One input tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InputSpec {
     /// The ONNX graph input name.
@@ -177,6 +101,7 @@ pub struct InputSpec {
 
 /// How the probability output is expressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub enum OutputKind {
     /// A probability per row (`[N]` or `[N, 1]`).
@@ -188,14 +113,27 @@ pub enum OutputKind {
     Softmax2,
 }
 
+impl OutputKind {
+    /// The kind's name in the spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Probability => "probability",
+            OutputKind::Logit => "logit",
+            OutputKind::Softmax2 => "softmax2",
+        }
+    }
+}
+
 /// The two outputs the runtime reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OutputSpec {
     /// Tensor (or node) name of the click score.
     pub probability: String,
     /// How to read it.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub kind: OutputKind,
     /// The key vector `h` the memory hashes: one tensor or node (any
     /// intermediate one), or several parts concatenated.
@@ -213,6 +151,7 @@ pub struct OutputSpec {
 /// assembled `h`. The key is part of the spec, so of the model identity: a
 /// memory saved under another key is another model's.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(untagged)]
 pub enum KeySpec {
     /// The whole row of one tensor or node.
@@ -223,6 +162,7 @@ pub enum KeySpec {
 
 /// One part of a [`KeySpec`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyPart {
     /// Tensor (or node) name; its row (everything after the batch
@@ -230,9 +170,11 @@ pub struct KeyPart {
     pub node: String,
     /// Columns `[from, to)` of that row; default: all of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(type = "[number, number]"))]
     pub columns: Option<[usize; 2]>,
     /// Factor applied to the part, finite and > 0; default 1.
     #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub scale: f32,
 }
 
@@ -309,6 +251,7 @@ impl<'de> Deserialize<'de> for KeySpec {
 
 /// How one field's value becomes columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum FieldSpec {
     /// One category → an index (or one-hot).
@@ -323,30 +266,38 @@ pub enum FieldSpec {
 
 /// A single-valued categorical field.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CategoricalSpec {
     /// Value (as a string) → index. Exclusive with `hashBuckets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(type = "Record<string, number>"))]
     pub vocabulary: Option<BTreeMap<String, i64>>,
-    /// Index of values not in the vocabulary. Default 0.
+    /// Index of values not in the vocabulary, or `"none"` (with `oneHot`:
+    /// all zeros). Default 0.
     #[serde(default)]
-    pub oov_index: i64,
+    #[cfg_attr(feature = "ts", tsify(optional, type = "number | \"none\""))]
+    pub oov_index: OovIndex,
     /// Hash values into this many buckets. Exclusive with `vocabulary`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_buckets: Option<u32>,
     /// Added to the hashed bucket. Default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub hash_offset: i64,
     /// Write a one-hot vector of the cardinality instead of the index.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub one_hot: bool,
     /// Value used when the field is missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(type = "string | number | boolean | Array<string | number | boolean>"))]
     pub default: Option<Value>,
 }
 
 /// How a multi-valued field is pooled into columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub enum Pooling {
     /// `maxLen` indices, padded with `padIndex`.
@@ -359,19 +310,24 @@ pub enum Pooling {
 
 /// A multi-valued categorical field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MultiCategoricalSpec {
     /// Value (as a string) → index. Exclusive with `hashBuckets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(type = "Record<string, number>"))]
     pub vocabulary: Option<BTreeMap<String, i64>>,
-    /// Index of values not in the vocabulary. Default 0.
+    /// Index of values not in the vocabulary, or `"none"` (multi-hot and
+    /// mean: no column set; pad: the value is left out). Default 0.
     #[serde(default)]
-    pub oov_index: i64,
+    #[cfg_attr(feature = "ts", tsify(optional, type = "number | \"none\""))]
+    pub oov_index: OovIndex,
     /// Hash values into this many buckets. Exclusive with `vocabulary`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_buckets: Option<u32>,
     /// Added to the hashed bucket. Default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub hash_offset: i64,
     /// How the indices are pooled.
     pub pooling: Pooling,
@@ -380,21 +336,26 @@ pub struct MultiCategoricalSpec {
     pub max_len: Option<usize>,
     /// Pad index of `pad` pooling. Default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub pad_index: i64,
     /// Value (a list) used when the field is missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(type = "string | number | boolean | Array<string | number | boolean>"))]
     pub default: Option<Value>,
 }
 
 /// A numeric field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NumericSpec {
     /// Subtracted first. Default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub mean: f32,
     /// Divided by next, > 0. Default 1.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub std: f32,
     /// Value used when the field is missing (before normalisation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,17 +366,112 @@ fn one() -> f32 {
     1.0
 }
 
+/// The side of a bucket that includes its boundary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum Closed {
+    /// Buckets `[bᵢ, bᵢ₊₁)`: a value equal to a boundary goes up (`np.digitize`,
+    /// `pd.cut(right=False)`).
+    #[default]
+    Left,
+    /// Buckets `(bᵢ, bᵢ₊₁]`: a value equal to a boundary goes down (`pd.cut`'s
+    /// default).
+    Right,
+}
+
+impl Closed {
+    fn is_left(&self) -> bool {
+        *self == Closed::Left
+    }
+}
+
+/// The index of a category that is not in the vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OovIndex {
+    /// This index.
+    Index(i64),
+    /// No index: a one-hot or multi-hot block stays all zeros (sklearn's
+    /// `handle_unknown="ignore"`), a padded list leaves the value out. Written
+    /// `"none"`.
+    None,
+}
+
+impl Default for OovIndex {
+    fn default() -> OovIndex {
+        OovIndex::Index(0)
+    }
+}
+
+impl OovIndex {
+    /// The index, if there is one.
+    pub fn index(self) -> Option<i64> {
+        match self {
+            OovIndex::Index(i) => Some(i),
+            OovIndex::None => None,
+        }
+    }
+}
+
+impl Serialize for OovIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            OovIndex::Index(i) => s.serialize_i64(*i),
+            OovIndex::None => s.serialize_str("none"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OovIndex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<OovIndex, D::Error> {
+        struct OovVisitor;
+        impl Visitor<'_> for OovVisitor {
+            type Value = OovIndex;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer index or \"none\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<OovIndex, E> {
+                Ok(OovIndex::Index(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<OovIndex, E> {
+                i64::try_from(v).map(OovIndex::Index).map_err(|_| E::custom(format!("index {v} is too large")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<OovIndex, E> {
+                match v {
+                    "none" => Ok(OovIndex::None),
+                    other => {
+                        Err(E::custom(format!("oovIndex: expected an integer index or \"none\", got \"{other}\"")))
+                    }
+                }
+            }
+        }
+        d.deserialize_any(OovVisitor)
+    }
+}
+
 /// A numeric field bucketized into an index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BucketizedSpec {
     /// Strictly increasing bucket boundaries.
     pub boundaries: Vec<f64>,
+    /// Which side of a bucket includes its boundary. Default `left`.
+    #[serde(default, skip_serializing_if = "Closed::is_left")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub closed: Closed,
+    /// The index of values outside `[first, last]` boundary; when given,
+    /// the buckets are only those between the boundaries, numbered from
+    /// `offset` (as `pd.cut(..., labels=False)` numbers them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_range: Option<i64>,
     /// Added to the bucket number. Default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub offset: i64,
     /// Write a one-hot vector of the cardinality instead of the index.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub one_hot: bool,
     /// Value used when the field is missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,7 +482,7 @@ impl ModelSpec {
     /// Parses and validates a spec from JSON text.
     ///
     /// # Errors
-    /// [`crate::ErrorKind::InvalidConfig`] for malformed JSON, unknown or
+    /// [`reloop_core::ErrorKind::InvalidConfig`] for malformed JSON, unknown or
     /// missing keys (serde's message names them) or any failed check of
     /// [`ModelSpec::validate`].
     ///
@@ -462,7 +518,7 @@ impl ModelSpec {
     /// Checks the spec on its own (no model needed).
     ///
     /// # Errors
-    /// [`crate::ErrorKind::InvalidConfig`] naming the first offending key.
+    /// [`reloop_core::ErrorKind::InvalidConfig`] naming the first offending key.
     pub fn validate(&self) -> Result<()> {
         if self.version != SPEC_VERSION {
             return Err(Error::config(format!(
@@ -550,8 +606,10 @@ impl ModelSpec {
                 return Err(Error::config(format!("mu[{i}]: must be finite")));
             }
         }
-        if !(self.p0 > 0.0 && self.p0 < 1.0) {
-            return Err(Error::config(format!("p0: must be in (0, 1), got {}", self.p0)));
+        if let Some(p0) = self.p0 {
+            if !(p0 > 0.0 && p0 < 1.0) {
+                return Err(Error::config(format!("p0: must be in (0, 1), got {p0}")));
+            }
         }
         if self.max_batch == 0 || self.max_batch > MAX_BATCH {
             return Err(Error::config(format!("maxBatch: must be in 1..={MAX_BATCH}, got {}", self.max_batch)));
@@ -597,6 +655,30 @@ impl FieldSpec {
         }
     }
 
+    /// The values the field writes into each of its columns, as a closed
+    /// range `(lo, hi)`: indices for an index column, `(0, 1)` for one-hot,
+    /// multi-hot and mean blocks; `None` for a numeric field (any finite
+    /// number). What [`crate::indices`] checks against the tables a column
+    /// feeds.
+    pub fn value_range(&self) -> Option<(i64, i64)> {
+        match self {
+            FieldSpec::Categorical(c) if c.one_hot => Some((0, 1)),
+            FieldSpec::Categorical(c) => lookup_range(&c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset),
+            FieldSpec::MultiCategorical(m) => match m.pooling {
+                Pooling::Pad => {
+                    let pad = (m.pad_index, m.pad_index);
+                    let (lo, hi) =
+                        lookup_range(&m.vocabulary, m.oov_index, m.hash_buckets, m.hash_offset).unwrap_or(pad);
+                    Some((lo.min(m.pad_index), hi.max(m.pad_index)))
+                }
+                Pooling::MultiHot | Pooling::Mean => Some((0, 1)),
+            },
+            FieldSpec::Numeric(_) => None,
+            FieldSpec::Bucketized(b) if b.one_hot => Some((0, 1)),
+            FieldSpec::Bucketized(b) => Some(bucket_range(b)),
+        }
+    }
+
     fn check_dtype(&self, dtype: DType) -> std::result::Result<(), &'static str> {
         match (self, dtype) {
             (FieldSpec::Numeric(_), DType::I64) => Err("is numeric and needs an f32 input"),
@@ -611,6 +693,11 @@ impl FieldSpec {
         match self {
             FieldSpec::Categorical(c) => {
                 check_lookup(at, &c.vocabulary, c.oov_index, c.hash_buckets, c.hash_offset)?;
+                if c.oov_index == OovIndex::None && !c.one_hot {
+                    return Err(Error::config(format!(
+                        "{at}.oovIndex: \"none\" needs \"oneHot\": true (an index column must get some index)"
+                    )));
+                }
                 if c.one_hot {
                     check_one_hot(at, self.width())?;
                 }
@@ -675,8 +762,15 @@ impl FieldSpec {
                     return Err(Error::config(format!("{at}.boundaries[{}]: must be strictly increasing", i + 1)));
                 }
                 check_index(&format!("{at}.offset"), b.offset)?;
-                let top = i64::try_from(b.boundaries.len()).unwrap_or(i64::MAX).saturating_add(b.offset);
-                check_index(&format!("{at}.boundaries"), top)?;
+                if let Some(out) = b.out_of_range {
+                    check_index(&format!("{at}.outOfRange"), out)?;
+                    if b.boundaries.len() < 2 {
+                        return Err(Error::config(format!(
+                            "{at}.boundaries: with outOfRange, at least two boundaries (one bucket between them)"
+                        )));
+                    }
+                }
+                check_index(&format!("{at}.boundaries"), bucket_range(b).1)?;
                 if b.one_hot {
                     check_one_hot(at, self.width())?;
                 }
@@ -713,7 +807,7 @@ fn check_one_hot(at: &str, width: usize) -> Result<()> {
 fn check_lookup(
     at: &str,
     vocabulary: &Option<BTreeMap<String, i64>>,
-    oov: i64,
+    oov: OovIndex,
     buckets: Option<u32>,
     offset: i64,
 ) -> Result<()> {
@@ -724,15 +818,19 @@ fn check_lookup(
             if offset != 0 {
                 return Err(Error::config(format!("{at}.hashOffset: only used with hashBuckets")));
             }
-            check_index(&format!("{at}.oovIndex"), oov)?;
+            if let OovIndex::Index(oov) = oov {
+                check_index(&format!("{at}.oovIndex"), oov)?;
+            }
             for (key, &index) in vocab {
                 check_index(&format!("{at}.vocabulary.{key}"), index)?;
             }
             Ok(())
         }
         (None, Some(n)) => {
-            if oov != 0 {
-                return Err(Error::config(format!("{at}.oovIndex: only used with a vocabulary")));
+            if oov != OovIndex::default() {
+                return Err(Error::config(format!(
+                    "{at}.oovIndex: only used with a vocabulary (every value hashes to a bucket)"
+                )));
             }
             if n == 0 {
                 return Err(Error::config(format!("{at}.hashBuckets: must be at least 1")));
@@ -743,23 +841,51 @@ fn check_lookup(
     }
 }
 
+/// The smallest and largest index a lookup gives (`None`: no index at all,
+/// an empty vocabulary without an out-of-vocabulary index).
+fn lookup_range(
+    vocabulary: &Option<BTreeMap<String, i64>>,
+    oov: OovIndex,
+    buckets: Option<u32>,
+    offset: i64,
+) -> Option<(i64, i64)> {
+    match (vocabulary, buckets) {
+        (Some(v), _) => {
+            let mut indices = v.values().copied().chain(oov.index());
+            let first = indices.next()?;
+            Some(indices.fold((first, first), |(lo, hi), i| (lo.min(i), hi.max(i))))
+        }
+        (None, Some(n)) => Some((offset, offset.saturating_add(i64::from(n)).saturating_sub(1))),
+        (None, None) => None,
+    }
+}
+
 /// Cardinality (one past the largest index) of a lookup.
 pub(crate) fn cardinality(
     vocabulary: &Option<BTreeMap<String, i64>>,
-    oov: i64,
+    oov: OovIndex,
     buckets: Option<u32>,
     offset: i64,
 ) -> usize {
-    let top = match (vocabulary, buckets) {
-        (Some(v), _) => v.values().copied().fold(oov, i64::max).saturating_add(1),
-        (None, Some(n)) => offset.saturating_add(i64::from(n)),
-        (None, None) => 0,
-    };
-    usize::try_from(top).unwrap_or(0)
+    lookup_range(vocabulary, oov, buckets, offset)
+        .and_then(|(_, hi)| usize::try_from(hi.saturating_add(1)).ok())
+        .unwrap_or(0)
+}
+
+/// The smallest and largest index a bucketized field gives.
+fn bucket_range(b: &BucketizedSpec) -> (i64, i64) {
+    let n = i64::try_from(b.boundaries.len()).unwrap_or(i64::MAX);
+    match b.out_of_range {
+        None => (b.offset, b.offset.saturating_add(n)),
+        Some(out) => {
+            let top = b.offset.saturating_add(n).saturating_sub(2);
+            (b.offset.min(out), top.max(out))
+        }
+    }
 }
 
 pub(crate) fn bucket_cardinality(b: &BucketizedSpec) -> usize {
-    b.boundaries.len().saturating_add(1).saturating_add(usize::try_from(b.offset).unwrap_or(0))
+    usize::try_from(bucket_range(b).1.saturating_add(1)).unwrap_or(0)
 }
 
 #[cfg(test)]

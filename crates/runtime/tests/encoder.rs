@@ -293,3 +293,99 @@ fn spec_errors_name_the_key() {
     }
     assert!(ModelSpec::from_json("{ not json").is_err());
 }
+
+#[test]
+fn bucket_edges_close_left_or_right_like_numpy_and_pandas() {
+    let s = |extra: Value| {
+        let mut field = json!({ "kind": "bucketized", "boundaries": [0, 10, 20] });
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            field[k] = v;
+        }
+        spec(json!([{ "name": "x", "dtype": "i64", "columns": ["b"] }]), json!({ "b": field }))
+    };
+    let index = |s: &ModelSpec, x: f64| encode_one(s, json!({ "b": x })).i64_data(0).unwrap()[0];
+    // Left-closed [b_i, b_i+1) (np.digitize, pd.cut(right=False)): 10 goes up.
+    let left = s(json!({}));
+    assert_eq!([-1.0, 0.0, 5.0, 10.0, 20.0, 25.0].map(|x| index(&left, x)), [0, 1, 1, 2, 3, 3]);
+    // Right-closed (b_i, b_i+1] (pd.cut's default): 10 goes down.
+    let right = s(json!({ "closed": "right" }));
+    assert_eq!([-1.0, 0.0, 5.0, 10.0, 20.0, 25.0].map(|x| index(&right, x)), [0, 0, 1, 1, 2, 3]);
+    // With outOfRange, pd.cut(x, [0, 10, 20], labels=False): (0,10] → 0, (10,20] → 1,
+    // anything else (NaN in pandas) → the given index.
+    let cut = s(json!({ "closed": "right", "outOfRange": 7 }));
+    assert_eq!([-1.0, 0.0, 0.5, 10.0, 10.5, 20.0, 20.5].map(|x| index(&cut, x)), [7, 7, 0, 0, 1, 1, 7]);
+    let cut_left = s(json!({ "outOfRange": 2, "offset": 3 }));
+    assert_eq!([-1.0, 0.0, 10.0, 19.9, 20.0].map(|x| index(&cut_left, x)), [2, 3, 4, 4, 2]);
+    // One-hot of the cardinality max(offset + buckets, outOfRange + 1).
+    let one_hot = spec(
+        json!([{ "name": "x", "dtype": "f32", "columns": ["b"] }]),
+        json!({ "b": { "kind": "bucketized", "boundaries": [0, 10, 20], "outOfRange": 0, "offset": 1, "oneHot": true } }),
+    );
+    assert_eq!(encode_one(&one_hot, json!({ "b": 15 })).f32_data(0), Some(&[0.0, 0.0, 1.0][..]));
+    assert_eq!(encode_one(&one_hot, json!({ "b": 99 })).f32_data(0), Some(&[1.0, 0.0, 0.0][..]));
+    let e = spec_err(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["b"] }]),
+        json!({ "b": { "kind": "bucketized", "boundaries": [0], "outOfRange": 0 } }),
+    );
+    assert!(e.message().contains("fields.b.boundaries") && e.message().contains("two"), "{e}");
+    let e = spec_err(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["b"] }]),
+        json!({ "b": { "kind": "bucketized", "boundaries": [0, 1], "closed": "both" } }),
+    );
+    assert!(e.message().contains("fields.b.closed") || e.message().contains("both"), "{e}");
+}
+
+#[test]
+fn an_unknown_category_can_be_all_zeros_like_sklearn_ignore() {
+    let s = spec(
+        json!([{ "name": "x", "dtype": "f32", "columns": ["c", "m", "mean"] }]),
+        json!({
+            "c": { "kind": "categorical", "vocabulary": { "a": 0, "b": 1 }, "oovIndex": "none", "oneHot": true },
+            "m": { "kind": "multiCategorical", "vocabulary": { "a": 0, "b": 1 }, "oovIndex": "none", "pooling": "multiHot" },
+            "mean": { "kind": "multiCategorical", "vocabulary": { "a": 0, "b": 1 }, "oovIndex": "none", "pooling": "mean" }
+        }),
+    );
+    let row = |v: Value| encode_one(&s, v).f32_data(0).unwrap().to_vec();
+    assert_eq!(row(json!({ "c": "b", "m": ["a"], "mean": ["a", "b"] })), [0.0, 1.0, 1.0, 0.0, 0.5, 0.5]);
+    // Width 2 (no extra column for unknowns); unknowns write nothing, the mean is over known values.
+    assert_eq!(row(json!({ "c": "zz", "m": ["zz", "b"], "mean": ["zz", "b"] })), [0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+    assert_eq!(row(json!({ "c": "zz", "m": ["zz"], "mean": ["zz"] })), [0.0; 6]);
+    // Padded lists leave unknown values out.
+    let pad = spec(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["p"] }]),
+        json!({ "p": { "kind": "multiCategorical", "vocabulary": { "a": 1, "b": 2 }, "oovIndex": "none",
+                       "pooling": "pad", "maxLen": 3 } }),
+    );
+    assert_eq!(encode_one(&pad, json!({ "p": ["zz", "b", "zz", "a", "b"] })).i64_data(0), Some(&[2, 1, 2][..]));
+    // An index column must get an index; hashing has no unknowns.
+    let e = spec_err(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["c"] }]),
+        json!({ "c": { "kind": "categorical", "vocabulary": { "a": 1 }, "oovIndex": "none" } }),
+    );
+    assert!(e.message().contains("fields.c.oovIndex") && e.message().contains("oneHot"), "{e}");
+    let e = spec_err(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["c"] }]),
+        json!({ "c": { "kind": "categorical", "hashBuckets": 4, "oovIndex": "none" } }),
+    );
+    assert!(e.message().contains("fields.c.oovIndex"), "{e}");
+    let e = spec_err(
+        json!([{ "name": "x", "dtype": "i64", "columns": ["c"] }]),
+        json!({ "c": { "kind": "categorical", "vocabulary": { "a": 1 }, "oovIndex": "unknown" } }),
+    );
+    assert!(e.message().contains("oovIndex") && e.message().contains("\"none\""), "{e}");
+}
+
+#[test]
+fn p0_may_be_left_out_of_the_file_but_a_model_needs_it() {
+    let v = json!({
+        "inputs": [{ "name": "x", "dtype": "f32", "columns": ["a"] }],
+        "fields": { "a": { "kind": "numeric" } },
+        "outputs": { "probability": "y", "hidden": "h" }
+    });
+    let s = ModelSpec::from_json(&v.to_string()).unwrap();
+    assert_eq!(s.p0, None);
+    assert!(!String::from_utf8(s.canonical_bytes()).unwrap().contains("p0"));
+    let e = reloop_runtime::Model::load(b"not read", s).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    assert!(e.message().starts_with("p0:") && e.message().contains("reloop check"), "{e}");
+}

@@ -58,7 +58,7 @@ pub fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
     pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: FLOAT, float_data: data, ..Default::default() }
 }
 
-fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfoProto {
+pub fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| Dimension {
@@ -93,7 +93,7 @@ pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<pb::Att
     }
 }
 
-fn int_attr(name: &str, value: i64) -> pb::AttributeProto {
+pub fn int_attr(name: &str, value: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: 2, i: value, ..Default::default() }
 }
 

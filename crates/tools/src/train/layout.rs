@@ -16,8 +16,8 @@ use std::ops::Range;
 
 use crate::movielens::{Dataset, GENRES};
 use reloop_runtime::spec::{
-    BucketizedSpec, CategoricalSpec, DType, FieldSpec, InputSpec, KeyPart, KeySpec, ModelSpec, MultiCategoricalSpec,
-    OutputKind, OutputSpec, Pooling,
+    BucketizedSpec, CategoricalSpec, Closed, DType, FieldSpec, InputSpec, KeyPart, KeySpec, ModelSpec,
+    MultiCategoricalSpec, OovIndex, OutputKind, OutputSpec, Pooling,
 };
 
 /// Name of the `i64` input (one index per single-valued field).
@@ -158,12 +158,19 @@ impl Layout {
             let vocab = |values: &[String]| {
                 FieldSpec::Categorical(CategoricalSpec {
                     vocabulary: Some(values.iter().zip(start + 1..).map(|(v, i)| (v.clone(), i)).collect()),
-                    oov_index: start,
+                    oov_index: OovIndex::Index(start),
                     ..CategoricalSpec::default()
                 })
             };
             let buckets = |boundaries: Vec<f64>, default: Option<f64>| {
-                FieldSpec::Bucketized(BucketizedSpec { boundaries, offset: start, one_hot: false, default })
+                FieldSpec::Bucketized(BucketizedSpec {
+                    boundaries,
+                    closed: Closed::Left,
+                    out_of_range: None,
+                    offset: start,
+                    one_hot: false,
+                    default,
+                })
             };
             let field = match block.field {
                 "userId" => vocab(&self.users),
@@ -182,7 +189,7 @@ impl Layout {
             "genres".to_string(),
             FieldSpec::MultiCategorical(MultiCategoricalSpec {
                 vocabulary: Some(GENRES.iter().zip(1..).map(|(g, i)| (g.to_string(), i)).collect()),
-                oov_index: 0,
+                oov_index: OovIndex::Index(0),
                 hash_buckets: None,
                 hash_offset: 0,
                 pooling: Pooling::Mean,
@@ -204,7 +211,7 @@ impl Layout {
             fields,
             outputs: OutputSpec { probability: PROB_OUTPUT.into(), kind: OutputKind::Probability, hidden: key },
             mu,
-            p0,
+            p0: Some(p0),
             max_batch: reloop_runtime::spec::DEFAULT_MAX_BATCH,
         }
     }
