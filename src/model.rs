@@ -90,10 +90,25 @@ impl Model {
         Ok(u32::try_from(self.get()?.hidden_dim()).unwrap_or(u32::MAX))
     }
 
-    /// The training label rate `p0` from the spec.
-    #[wasm_bindgen(getter)]
-    pub fn p0(&self) -> JsResult<f32> {
-        Ok(self.get()?.p0())
+    /// The centring vector `mu` from the spec (`null` without one): the
+    /// memory hashes the key minus `mu`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Float32Array | null")]
+    pub fn mu(&self) -> JsResult<JsValue> {
+        Ok(match self.get()?.mu() {
+            Some(mu) => {
+                let array = js_sys::Float32Array::new_with_length(u32::try_from(mu.len()).unwrap_or(u32::MAX));
+                array.copy_from(mu);
+                array.into()
+            }
+            None => JsValue::NULL,
+        })
+    }
+
+    /// The training label rate `p0` from the spec (`null` if the spec has
+    /// none: sessions then need `options.p0`).
+    #[wasm_bindgen(getter, unchecked_return_type = "number | null")]
+    pub fn p0(&self) -> JsResult<JsValue> {
+        Ok(self.get()?.p0().map_or(JsValue::NULL, |p| JsValue::from_f64(f64::from(p))))
     }
 
     /// Largest batch `score` accepts.

@@ -40,16 +40,49 @@ pub(crate) fn read(value: &JsValue) -> Result<SessionOptions, Error> {
     if let Some(message) = copy.as_string() {
         return Err(Error::config(message));
     }
-    let keys = Object::keys(copy.unchecked_ref::<Object>());
-    let known = serde_introspect::<SessionOptions>();
-    for key in keys.iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !known.contains(&key.as_str()) {
-            return Err(Error::config(format!("options: unknown key `{key}`, expected one of {}", known.join(", "))));
-        }
-    }
+    check_keys::<SessionOptions>("options", &copy)?;
     serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(copy))
         .map_err(|e| Error::config(keyed("options", &e)))
+}
+
+/// What `scoreDetailed` returns besides the scores.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DetailOptions {
+    /// The key vectors, `rows × hiddenDim`.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+/// The detail options of `scoreDetailed(items, context, ids, detail)`.
+///
+/// # Errors
+/// `E_INVALID_CONFIG` for a non-object, another key, a non-boolean or
+/// whatever a getter threw.
+pub(crate) fn read_detail(value: &JsValue) -> Result<DetailOptions, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(DetailOptions::default());
+    }
+    let copy = reloop_copy_options(value);
+    if let Some(message) = copy.as_string() {
+        return Err(Error::config(message.replacen("options", "detail options", 1)));
+    }
+    check_keys::<DetailOptions>("detail options", &copy)?;
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(copy))
+        .map_err(|e| Error::config(keyed("detail options", &e)))
+}
+
+/// Refuses a key of the copied object `T` has no field for (serde-wasm-bindgen
+/// reads only the fields it knows, so `deny_unknown_fields` does not see them).
+fn check_keys<T: serde::de::DeserializeOwned>(what: &str, copy: &JsValue) -> Result<(), Error> {
+    let known = serde_introspect::<T>();
+    for key in Object::keys(copy.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(Error::config(format!("{what}: unknown key `{key}`, expected one of {}", known.join(", "))));
+        }
+    }
+    Ok(())
 }
 
 /// A session's resolved options as a plain JS object: the seed a number

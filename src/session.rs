@@ -123,20 +123,32 @@ impl Session {
     }
 
     /// As `score`, returning the compensated scores, the model's own
-    /// probabilities and the corrections (`scores − base`).
+    /// probabilities and the corrections (`scores − base`); with
+    /// `{ hidden: true }`, also the key vectors the model gave (`hidden`,
+    /// `items.length × model.hiddenDim`, row-major; the memory hashes them
+    /// minus `model.mu`). The key is only copied out when asked for.
+    ///
+    /// @throws {ReloopError} as `score`; `E_INVALID_CONFIG` for detail options other
+    /// than `{ hidden?: boolean }`.
     #[wasm_bindgen(js_name = scoreDetailed, unchecked_return_type = "ScoreDetail")]
     pub fn score_detailed(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ScoreDetailOptions | null")] detail: JsValue,
     ) -> JsResult<JsValue> {
+        let detail = options::read_detail(&detail).map_err(|e| to_js(&e))?;
         let predictions = self.score_batch(&items, &context, &ids)?;
         let base: Vec<f32> = predictions.iter().map(|p| p.base).collect();
         let corrections: Vec<f32> = predictions.iter().map(|p| p.correction).collect();
         let out = Object::new();
         for (key, values) in [("scores", &self.scores), ("base", &base), ("corrections", &corrections)] {
             Reflect::set(&out, &JsValue::from_str(key), &float32(values))?;
+        }
+        if detail.hidden {
+            let hidden = self.get()?.last_output().hidden();
+            Reflect::set(&out, &JsValue::from_str("hidden"), &float32(hidden))?;
         }
         Ok(out.into())
     }

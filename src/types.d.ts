@@ -24,8 +24,11 @@ export interface MovieLensContext {
 }
 
 /** `session.scoreDetailed(...)`: per item, the compensated score, the model's own
- * probability and their difference. */
-export interface ScoreDetail { scores: Float32Array; base: Float32Array; corrections: Float32Array }
+ * probability and their difference; with `{ hidden: true }`, the key vectors the model
+ * gave, `items.length × model.hiddenDim` row-major (the memory hashes them minus `model.mu`). */
+export interface ScoreDetail { scores: Float32Array; base: Float32Array; corrections: Float32Array; hidden?: Float32Array }
+/** The fourth argument of `session.scoreDetailed`: what to return besides the scores. */
+export interface ScoreDetailOptions { hidden?: boolean }
 
 /** Every error thrown by reloop-edge. */
 export interface ReloopError extends Error {

@@ -592,3 +592,72 @@ fn every_call_reads_an_item_the_same_way() {
     "#);
     assert_eq!(number(&out), 14.0);
 }
+
+#[wasm_bindgen_test]
+fn score_detailed_returns_the_key_vectors_on_request() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const d = model.hiddenDim;
+        const s = new Session(model);
+        const items = [
+          { itemId: 50, genres: ["Horror", "Comedy"], year: 1977 },
+          { itemId: 50, genres: ["Horror", "Comedy"], year: 1977 },
+          { itemId: 181, genres: ["Drama"], year: 1983 },
+        ];
+        const plain = s.scoreDetailed(items, CONTEXT);
+        if ("hidden" in plain) throw new Error("hidden without asking");
+        if ("hidden" in s.scoreDetailed(items, CONTEXT, null, { hidden: false })) throw new Error("hidden: false");
+        const r = s.scoreDetailed(items, CONTEXT, null, { hidden: true });
+        if (!(r.hidden instanceof Float32Array) || r.hidden.length !== 3 * d) throw new Error("hidden length " + r.hidden?.length);
+        if (!same(r.scores, plain.scores)) throw new Error("asking for hidden changed the scores");
+        const row = (i) => Array.from(r.hidden.slice(i * d, (i + 1) * d));
+        if (!same(row(0), row(1))) throw new Error("the same item gave two keys");
+        if (same(row(0), row(2))) throw new Error("two items gave one key");
+        // The bundled key starts with the mean-pooled genres input: Horror and Comedy at 1/2 each.
+        const genres = row(0).slice(0, 20);
+        if (genres.filter((v) => v === 0.5).length !== 2 || genres.filter((v) => v !== 0 && v !== 0.5).length !== 0)
+          throw new Error("genres part " + genres);
+        const mu = model.mu;
+        if (!(mu instanceof Float32Array) || mu.length !== d) throw new Error("mu");
+        // With ids too; a failed call returns nothing stale.
+        const withIds = s.scoreDetailed(items, CONTEXT, ["a", "b", "c"], { hidden: true });
+        if (!same(withIds.hidden, r.hidden)) throw new Error("ids changed the keys");
+        return s.scoreDetailed([], CONTEXT, null, { hidden: true }).hidden.length;
+    "#);
+    assert_eq!(number(&out), 0.0);
+    for (detail, named) in [("{ hidden: 1 }", "hidden"), ("{ hiden: true }", "hiden"), ("true", "object")] {
+        let e = bad_call(&format!("s.scoreDetailed(items, CONTEXT, null, {detail})"));
+        assert_eq!(code(&e), "E_INVALID_CONFIG", "{detail}: {}", describe(&e));
+        assert!(describe(&e).contains(named), "{detail}: {}", describe(&e));
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_spec_that_indexes_past_a_table_is_refused_at_load() {
+    // One more weekday bucket would reach past the bundled embedding table:
+    // refused with E_MODEL naming the field, not an abort on the first score.
+    let e = throws(
+        r#"
+        const spec = JSON.parse(SPEC);
+        spec.fields.weekday.offset += 1;
+        Model.fromOnnx(ONNX, spec);
+    "#,
+    );
+    assert_eq!(code(&e), "E_MODEL", "{}", describe(&e));
+    assert!(describe(&e).contains("fields.weekday"), "{}", describe(&e));
+    // The instance is fine: the bundled model still scores. A spec without p0
+    // loads; a session then needs options.p0 (or the paper estimator).
+    let out = ok(r#"
+        new Session(Model.bundled()).score(catalogue(5, 3), CONTEXT);
+        const spec = JSON.parse(SPEC);
+        delete spec.p0;
+        const model = Model.fromOnnx(ONNX, spec);
+        if (model.p0 !== null) throw new Error("p0 " + model.p0);
+        if (Math.abs(new Session(model, { p0: 0.3 }).options.p0 - 0.3) > 1e-7) throw new Error("options.p0");
+        new Session(model, { estimator: "paper" }).score(catalogue(5, 3), CONTEXT);
+        try { new Session(model); } catch (e) { return e.code + " " + e.message; }
+        return "no error";
+    "#);
+    let p0 = out.as_string().unwrap_or_default();
+    assert!(p0.starts_with("E_INVALID_CONFIG p0:"), "{p0}");
+}

@@ -47,6 +47,7 @@ pub mod bundled;
 pub mod encoder;
 mod impressions;
 pub mod indices;
+pub mod inspect;
 pub mod item;
 pub mod model;
 pub mod onnx;

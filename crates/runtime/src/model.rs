@@ -74,7 +74,6 @@ struct Inner {
     /// How the key is assembled from the outputs after the probability.
     key: Vec<KeyColumns>,
     hidden_dim: usize,
-    p0: f32,
     /// Each field's indices and the tables they reach.
     index_uses: Vec<IndexUse>,
 }
@@ -161,12 +160,6 @@ impl Model {
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
         let encoder = Encoder::new(&spec)?;
-        let Some(p0) = spec.p0 else {
-            return Err(Error::config(
-                "p0: missing from the spec; it is the model's training click rate (clicks / rows of the data it was \
-                 trained on), in (0, 1). `reloop check MODEL SPEC ROWS.jsonl` computes it from a log",
-            ));
-        };
         let proto = tract_onnx::onnx()
             .proto_model_for_read(&mut &*onnx)
             .map_err(|e| model_err("onnx: not a readable ONNX model", e))?;
@@ -380,7 +373,7 @@ impl Model {
         plans.general().give_back(ws);
         let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, p0, index_uses };
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses };
         Ok(Model { inner: Arc::new(inner) })
     }
 
@@ -416,9 +409,10 @@ impl Model {
         &self.inner.index_uses
     }
 
-    /// The training label rate `p0`.
-    pub fn p0(&self) -> f32 {
-        self.inner.p0
+    /// The training label rate `p0`, if the spec gives it (a session with
+    /// the intent or residual estimator needs it, from here or its options).
+    pub fn p0(&self) -> Option<f32> {
+        self.inner.spec.p0
     }
 
     /// The names of the fields the model reads (from items or the context),

@@ -320,8 +320,22 @@ impl SessionOptions {
             half_life: self.half_life.unwrap_or(defaults.half_life),
         };
         sketch.validate().map_err(|e| e.with_context("options"))?;
-        let base = EstimatorKind::default().recommended(model.p0());
+        let base = EstimatorKind::default().recommended(self.p0_for(model)?);
         Ok(MemoryConfig { sketch, estimator: self.estimator_over(base)? })
+    }
+
+    /// The `p0` a fresh memory starts from: the options', else the spec's.
+    /// The paper estimator does not use it.
+    fn p0_for(&self, model: &Model) -> Result<f32> {
+        match (self.p0.or(model.p0()), self.estimator) {
+            (Some(p0), _) => Ok(p0),
+            (None, Some(EstimatorKind::Paper)) => Ok(ResidualParams::default().p0),
+            (None, _) => Err(Error::config(
+                "p0: the model's spec has no p0 and options.p0 is not given; p0 is the model's training click rate \
+                 (clicks / rows of the data it was trained on), in (0, 1), which the intent and residual estimators \
+                 smooth toward. `reloop check MODEL SPEC ROWS.jsonl` computes it from a log",
+            )),
+        }
     }
 
     /// The estimator: `base` (the saved or default one) with the given keys

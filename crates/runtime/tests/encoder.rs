@@ -6,8 +6,8 @@ mod common;
 use common::item;
 use reloop_core::ErrorKind;
 use reloop_runtime::Item;
-use reloop_runtime::ModelSpec;
 use reloop_runtime::encoder::{EncodedBatch, Encoder, InputBuffer, Scratch, fnv1a64};
+use reloop_runtime::{EstimatorKind, ModelSpec, SessionOptions};
 use serde_json::{Value, json};
 
 fn spec(inputs: Value, fields: Value) -> ModelSpec {
@@ -376,7 +376,7 @@ fn an_unknown_category_can_be_all_zeros_like_sklearn_ignore() {
 }
 
 #[test]
-fn p0_may_be_left_out_of_the_file_but_a_model_needs_it() {
+fn p0_may_be_left_out_of_the_file_but_a_session_needs_it() {
     let v = json!({
         "inputs": [{ "name": "x", "dtype": "f32", "columns": ["a"] }],
         "fields": { "a": { "kind": "numeric" } },
@@ -385,7 +385,16 @@ fn p0_may_be_left_out_of_the_file_but_a_model_needs_it() {
     let s = ModelSpec::from_json(&v.to_string()).unwrap();
     assert_eq!(s.p0, None);
     assert!(!String::from_utf8(s.canonical_bytes()).unwrap().contains("p0"));
-    let e = reloop_runtime::Model::load(b"not read", s).unwrap_err();
+    // A model loads without it; a session needs it, from the spec or its options.
+    let mut bundled: Value = serde_json::from_str(reloop_runtime::bundled::spec_json()).unwrap();
+    bundled.as_object_mut().unwrap().remove("p0");
+    let model = reloop_runtime::Model::from_json(reloop_runtime::bundled::onnx(), &bundled.to_string()).unwrap();
+    assert_eq!(model.p0(), None);
+    let e = reloop_runtime::Session::new(&model, &SessionOptions::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidConfig);
     assert!(e.message().starts_with("p0:") && e.message().contains("reloop check"), "{e}");
+    let given = SessionOptions { p0: Some(0.3), ..SessionOptions::default() };
+    assert_eq!(reloop_runtime::Session::new(&model, &given).unwrap().options().p0, Some(0.3));
+    let paper = SessionOptions { estimator: Some(EstimatorKind::Paper), ..SessionOptions::default() };
+    reloop_runtime::Session::new(&model, &paper).unwrap();
 }
