@@ -45,7 +45,7 @@ data:
 # The prequential replay (DESIGN §5): tunes on the first 25% of the stream,
 # reports on the rest; writes target/replay/report.{md,json}.
 replay: data
-	@$(NATIVE) --bin replay -- --quiet
+	@$(NATIVE) --bin reloop -- movielens --quiet
 
 # Retrains the bundled default model into models/ (seeded, reproducible).
 model: data

@@ -24,8 +24,14 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
+pub mod check;
+pub mod draft;
+pub mod example;
+pub mod log;
 pub mod metrics;
 pub mod movielens;
+pub mod onnx_graph;
+pub mod output;
 pub mod replay;
 #[cfg(feature = "train")]
 pub mod train;

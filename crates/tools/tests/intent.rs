@@ -31,7 +31,7 @@ fn previous_model(data: &Dataset) -> (Model, SessionOptions) {
     let onnx = reloop_runtime::bundled::onnx();
     let spec = keys::with_key(onnx, &bundled, keys::HIDDEN.key, data, data.split().train).unwrap();
     let model = Model::load(onnx, spec).unwrap();
-    let options = SessionOptions::of(&tune::previous_defaults(model.hidden_dim(), model.p0()));
+    let options = SessionOptions::of(&tune::previous_defaults(model.hidden_dim(), model.p0().expect("bundled p0")));
     (model, options)
 }
 

@@ -1,27 +1,54 @@
-//! Prequential replay of the MovieLens-100K test period through the real
-//! loop (DESIGN §5): tunes every method on the first 25% of the stream,
-//! reports AUC, per-user AUC, logloss and ECE with user-bootstrap intervals
-//! on the rest, and writes a markdown table and a JSON file.
+//! `reloop`: the command-line tool for your own model and logs.
 //!
-//! `cargo run --release --features replay --bin replay -- --help`
+//! * `reloop inspect MODEL.onnx` — inputs, outputs, key candidates, a draft spec;
+//! * `reloop check MODEL.onnx SPEC.json [ROWS]` — every load-time check, index
+//!   ranges against their tables, and the rows' scores, keys, `p0` and `mu`;
+//! * `reloop replay MODEL.onnx SPEC.json EVENTS` — the prequential protocol of
+//!   DESIGN §5 on your log: the table, the tuned options JSON and a verdict;
+//! * `reloop movielens` — the same protocol on MovieLens-100K (`make replay`);
+//! * `reloop example DIR` — a synthetic model, spec and log (another field set).
+//!
+//! Install: `cargo install --locked --path crates/tools --bin reloop`; help:
+//! `reloop --help`, `reloop replay --help`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use reloop_runtime::{Model, ModelSpec, Session, SessionOptions};
+use reloop_tools::log::{Columns, Format};
 use reloop_tools::movielens::Dataset;
+use reloop_tools::output::Outputs;
 use reloop_tools::replay::report::describe;
+use reloop_tools::replay::stream::LogSource;
 use reloop_tools::replay::tune::{self, Search};
 use reloop_tools::replay::{self, Protocol};
-use reloop_tools::replay::{Method, Scope, feed, keys};
+use reloop_tools::replay::{Method, Scope, feed, keys, verdict};
 
-/// Replays the MovieLens stream through the frozen model, the error memory
-/// and the reference adapters, and reports the metrics.
+/// reloop-edge's tool for your own model and logs: inspect a model, check a
+/// spec, replay a log through the error memory and get the options to ship.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
+#[command(name = "reloop", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Inspect(InspectArgs),
+    Check(CheckArgs),
+    Replay(ReplayArgs),
+    Movielens(MovieLensArgs),
+    Example(ExampleArgs),
+}
+
+/// Replays the MovieLens-100K test period through the frozen model, the
+/// error memory and the reference adapters, and reports the metrics (`make
+/// replay`).
+#[derive(Parser, Debug)]
+struct MovieLensArgs {
     /// MovieLens-100K directory (from scripts/fetch-movielens.sh); default:
     /// $RELOOP_DATA_DIR or the user cache.
     #[arg(long)]
@@ -78,10 +105,18 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => inspect(a),
+        Command::Check(a) => check(a),
+        Command::Replay(a) => replay_log(a),
+        Command::Movielens(a) => movielens(a),
+        Command::Example(a) => example(a),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("replay: {e}");
+            eprintln!("reloop: {e}");
             ExitCode::FAILURE
         }
     }
@@ -91,9 +126,14 @@ fn bar(quiet: bool, len: u64, what: &'static str) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {elapsed_precise}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    // Without a length (a log being read): a count and a rate.
+    let template = if len == 0 {
+        "{msg:>10} {pos} events {elapsed_precise} ({per_sec})"
+    } else {
+        "{msg:>10} [{bar:40}] {pos}/{len} {elapsed_precise}"
+    };
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ");
     ProgressBar::new(len).with_style(style).with_message(what)
 }
 
@@ -142,7 +182,7 @@ fn tune_defaults(
     Ok(())
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+fn movielens(args: MovieLensArgs) -> Result<(), Box<dyn std::error::Error>> {
     let dir = args.data.unwrap_or_else(Dataset::default_dir);
     let dataset = Dataset::load(&dir)?;
     let split = dataset.split();
@@ -211,13 +251,287 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let md = title + &report.markdown();
     println!("{md}");
-    for path in [&args.out_md, &args.out_json] {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-    }
-    std::fs::write(&args.out_md, &md)?;
-    std::fs::write(&args.out_json, serde_json::to_string_pretty(&report)?)?;
+    let mut out = Outputs::default();
+    out.add(args.out_md.clone(), md.clone());
+    out.add(args.out_json.clone(), serde_json::to_string_pretty(&report)?);
+    out.commit()?;
     eprintln!("wrote {} and {}", args.out_md.display(), args.out_json.display());
+    Ok(())
+}
+
+/// Lists a model's inputs, outputs and the tensors that can serve as the
+/// memory's key, and writes a draft spec to fill in.
+#[derive(Parser, Debug)]
+struct InspectArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// Write the draft spec here (default: print it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs every load-time check of a model with its spec; with rows, scores
+/// them and prints their keys, label rate (`p0`) and mean key (`mu`).
+#[derive(Parser, Debug)]
+struct CheckArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// Its spec (JSON).
+    spec: PathBuf,
+    /// Rows to score: JSONL, CSV or Parquet, one item (with its context
+    /// fields) per row.
+    rows: Option<PathBuf>,
+    /// The rows' format (default: from the extension).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// The rows' label column (for `p0`).
+    #[arg(long)]
+    label: Option<String>,
+    /// How many rows' scores and keys to print.
+    #[arg(long, default_value_t = 5)]
+    show: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Replays your event log through your model and the error memory with the
+/// protocol of the MovieLens replay: every method tuned on the first part of
+/// the log (in time order), reported on the rest with user-bootstrap
+/// intervals; writes the table, the tuned options for `new Session(model,
+/// options)` and a verdict.
+#[derive(Parser, Debug)]
+struct ReplayArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// Its spec (JSON); without `p0`, the log's label rate on the tuning
+    /// part is used and the completed spec is written.
+    spec: PathBuf,
+    /// The log: JSONL, CSV or Parquet, one impression per row; every column
+    /// but time, user, session and label that the spec names is a field.
+    events: PathBuf,
+    /// The log's format (default: from the extension).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Time column: seconds (Unix time or any origin) or RFC 3339.
+    #[arg(long, default_value = "time")]
+    time: String,
+    /// User column.
+    #[arg(long, default_value = "user")]
+    user: String,
+    /// Session column (default: a user's session ends after --session-gap
+    /// seconds without an event).
+    #[arg(long)]
+    session: Option<String>,
+    /// Label column: clicked (1/true) or not (0/false).
+    #[arg(long, default_value = "label")]
+    label: String,
+    /// Seconds without an event that end a session.
+    #[arg(long, default_value_t = 3600.0)]
+    session_gap: f64,
+    /// Share of the log (from its start) used for tuning.
+    #[arg(long, default_value_t = 0.25)]
+    tune_share: f64,
+    /// Coordinate-descent passes over each method's parameters (0: every
+    /// method at its starting point, fast).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// User-bootstrap resamples for the intervals.
+    #[arg(long, default_value_t = 200)]
+    bootstrap: usize,
+    /// Writes kept by the exact kNN reference per scope.
+    #[arg(long, default_value_t = 1000)]
+    knn_window: usize,
+    /// Output directory: report.md, report.json, options.json (and spec.json
+    /// when p0 was computed), all written at the end or not at all.
+    #[arg(long, default_value = "reloop-replay")]
+    out: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Writes a synthetic ad-click model (another field set than MovieLens, a
+/// key from an intermediate node), its spec and an event log.
+#[derive(Parser, Debug)]
+struct ExampleArgs {
+    /// Output directory: model.onnx, spec.json and events.jsonl (or .csv).
+    out: PathBuf,
+    /// Events in the log.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Seed of the weights and the log.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// The log's format (jsonl or csv).
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn read_spec(path: &Path) -> Result<ModelSpec, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ModelSpec::from_json(&text).map_err(|e| e.with_context(path.display()))?)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    Ok(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+fn inspect(args: InspectArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let onnx = read_bytes(&args.model)?;
+    let graph = reloop_runtime::inspect::graph(&onnx)?;
+    eprintln!("inputs:");
+    for i in &graph.inputs {
+        let width = i.width.map_or_else(|| "?".to_string(), |w| w.to_string());
+        let shape = if i.rank1 { "[N]".to_string() } else { format!("[N, {width}]") };
+        eprintln!("  {:<24} {:<8} {shape}", i.name, i.elem);
+    }
+    eprintln!("outputs:");
+    for t in &graph.outputs {
+        eprintln!("  {:<24} {:<8} [{}]  from {}", t.name, t.elem, t.shape.join(", "), t.op);
+    }
+    if let Some(why) = &graph.untyped {
+        eprintln!("(shapes unknown: {why})");
+    }
+    eprintln!("key candidates (float, batch first, in graph order):");
+    for t in &graph.keys {
+        eprintln!("  {:<24} {:>5} values per row  [{}]  from {}", t.name, t.row.unwrap_or(0), t.shape.join(", "), t.op);
+    }
+    let draft = reloop_tools::draft::draft(&onnx, &graph);
+    eprintln!("\nnotes on the draft:");
+    for n in &draft.notes {
+        eprintln!("  - {n}");
+    }
+    if let Some(e) = &draft.load_error {
+        eprintln!("  - the draft does not load as it is: {e}");
+    }
+    let text = serde_json::to_string_pretty(&draft.spec)? + "\n";
+    match &args.out {
+        Some(path) => {
+            let mut out = Outputs::default();
+            out.add(path.clone(), text);
+            out.commit()?;
+            eprintln!("\nwrote the draft spec to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let onnx = read_bytes(&args.model)?;
+    let spec = read_spec(&args.spec)?;
+    let rows = args.rows.as_deref().map(|path| reloop_tools::check::Rows {
+        path,
+        format: args.format,
+        label: args.label.as_deref(),
+        show: args.show,
+    });
+    let checked = reloop_tools::check::check(&onnx, spec, rows)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checked)?);
+    } else {
+        print!("{}", checked.text());
+    }
+    Ok(())
+}
+
+fn replay_log(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if !(args.tune_share > 0.0 && args.tune_share < 1.0) {
+        return Err(format!("--tune-share must be in (0, 1), got {}", args.tune_share).into());
+    }
+    let onnx = read_bytes(&args.model)?;
+    let mut spec = read_spec(&args.spec)?;
+    let columns = Columns {
+        time: Some(args.time.clone()),
+        user: Some(args.user.clone()),
+        session: args.session.clone(),
+        label: Some(args.label.clone()),
+    };
+    let source = LogSource { path: &args.events, format: args.format, columns: &columns, gap: args.session_gap };
+    let computed_p0 = match spec.p0 {
+        Some(_) => None,
+        None => {
+            let (rate, n) = replay::stream::label_rate(&source, &spec, args.tune_share)?;
+            eprintln!("p0: the spec has none; the label rate of the first {n} events is {rate:.6}");
+            spec.p0 = Some(rate);
+            Some(rate)
+        }
+    };
+    let p0 = spec.p0.unwrap_or(0.5);
+    let model = Model::load(&onnx, spec.clone())?;
+    let pb = bar(args.quiet, 0, "model");
+    let stream = replay::stream::from_log(&source, &model, p0, &mut |done| pb.set_position(done as u64))?;
+    pb.finish_and_clear();
+    if stream.len() < 20 {
+        return Err(format!("{}: {} events are too few to replay", args.events.display(), stream.len()).into());
+    }
+    let users = stream.user.iter().max().map_or(0, |u| u + 1);
+    let sessions = stream.session.iter().max().map_or(0, |s| s + 1);
+    let protocol = Protocol {
+        tune_share: args.tune_share,
+        rounds: args.rounds,
+        resamples: args.bootstrap,
+        knn_window: args.knn_window,
+        pairs: verdict::pairs(),
+        ..Protocol::default()
+    };
+    let key = spec.outputs.hidden.to_string().replace('`', "");
+    let pb = bar(args.quiet, 1, "replay");
+    let report = replay::evaluate(&[(key.as_str(), &stream)], None, &protocol, &mut |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    });
+    pb.finish_and_clear();
+    let verdict = verdict::verdict(&report).ok_or("the replay produced no memory row")?;
+    let title = format!(
+        "Prequential replay of {}: {} events, {users} users, {sessions} sessions, model {}\n\n",
+        args.events.display(),
+        stream.len(),
+        &model.id().to_hex()[..12]
+    );
+    let md = format!("{title}{}\n{}", verdict.text, report.markdown());
+    let mut out = Outputs::default();
+    out.add(args.out.join("report.md"), md.clone());
+    out.add(args.out.join("report.json"), serde_json::to_string_pretty(&report)? + "\n");
+    out.add(args.out.join("options.json"), verdict.options.to_json() + "\n");
+    if computed_p0.is_some() {
+        out.add(args.out.join("spec.json"), serde_json::to_string_pretty(&spec)? + "\n");
+    }
+    let paths: Vec<String> = out.paths().map(|p| p.display().to_string()).collect();
+    out.commit()?;
+    println!("{md}");
+    eprintln!("wrote {}", paths.join(", "));
+    Ok(())
+}
+
+fn example(args: ExampleArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.format == Format::Parquet {
+        return Err("the example log is written as jsonl or csv".into());
+    }
+    let mut ex = reloop_tools::example::model(args.seed)?;
+    std::fs::create_dir_all(&args.out)?;
+    let name = if args.format == Format::Csv { "events.csv" } else { "events.jsonl" };
+    let log = args.out.join(name);
+    let pb = bar(args.quiet, args.events as u64, "events");
+    let rate = reloop_tools::example::write_log(&ex, args.events, args.seed, args.format, &log, &mut |done| {
+        pb.set_position(done as u64);
+    })?;
+    pb.finish_and_clear();
+    ex.spec.p0 = Some(rate);
+    let mut out = Outputs::default();
+    out.add(args.out.join("model.onnx"), ex.onnx.clone());
+    out.add(args.out.join("spec.json"), serde_json::to_string_pretty(&ex.spec)? + "\n");
+    out.commit()?;
+    eprintln!(
+        "wrote {}, {} and {} ({} events, label rate {rate:.4})",
+        args.out.join("model.onnx").display(),
+        args.out.join("spec.json").display(),
+        log.display(),
+        args.events
+    );
     Ok(())
 }

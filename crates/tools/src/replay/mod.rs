@@ -19,6 +19,7 @@ pub mod protocol;
 pub mod report;
 pub mod stream;
 pub mod tune;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::ops::Range;

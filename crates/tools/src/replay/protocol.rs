@@ -28,6 +28,9 @@ pub struct Protocol {
     pub knn_window: usize,
     /// Scopes to evaluate the memories at.
     pub scopes: Vec<Scope>,
+    /// Paired comparisons `(a, b)` to add to the standard ones (by row name;
+    /// pairs naming a row that is not there are left out).
+    pub pairs: Vec<(String, String)>,
 }
 
 impl Default for Protocol {
@@ -38,6 +41,7 @@ impl Default for Protocol {
             resamples: 200,
             knn_window: 1000,
             scopes: vec![Scope::Session, Scope::User, Scope::Global],
+            pairs: Vec::new(),
         }
     }
 }
@@ -168,6 +172,11 @@ pub fn evaluate(
         ("paper/session", "frozen"),
     ];
     pairs.extend(variant_pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    for (a, b) in &protocol.pairs {
+        if !pairs.contains(&(a.as_str(), b.as_str())) {
+            pairs.push((a.as_str(), b.as_str()));
+        }
+    }
     let (rows, paired) =
         report(streams, 0..stream.len(), cut..stream.len(), &candidates, &pairs, protocol.resamples, &mut tick);
     Report { tune_events: cut, report_events: stream.len() - cut, rows, paired }

@@ -20,7 +20,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_distr::{Distribution, Normal, Uniform};
 use tract_onnx::pb;
-use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
+
+use crate::onnx_graph::{ONNX_FLOAT, ONNX_INT64, int_attr, model_bytes, node, tensor_f32, value_info};
 
 use crate::train::layout::{FIRST_LAYER_INPUT, GENRES_INPUT, HIDDEN_OUTPUT, IDS_INPUT, PROB_OUTPUT};
 use reloop_core::{Error, ErrorKind, Result};
@@ -227,26 +228,11 @@ impl Net {
         let mut initializer = Vec::with_capacity(NAMES.len());
         for (name, var) in NAMES.iter().zip(self.vars()) {
             let t = var.as_tensor();
-            let dims = t.dims().iter().map(|&d| d as i64).collect();
             let data = t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| candle_err("export", e))?;
-            initializer.push(pb::TensorProto {
-                name: (*name).into(),
-                dims,
-                data_type: ONNX_FLOAT,
-                float_data: data,
-                ..Default::default()
-            });
+            initializer.push(tensor_f32(name, t.dims(), data));
         }
         let c = self.config;
-        let node = |op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>| pb::NodeProto {
-            op_type: op.into(),
-            name: format!("{op}_{output}"),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
-            attribute,
-            ..Default::default()
-        };
-        let int = |name: &str, i: i64| pb::AttributeProto { name: name.into(), r#type: 2, i, ..Default::default() };
+        let int = int_attr;
         let nodes = vec![
             node("Gather", &["embeddings", IDS_INPUT], "embedded", vec![int("axis", 0)]),
             node("Flatten", &["embedded"], "flat", vec![int("axis", 1)]),
@@ -273,15 +259,7 @@ impl Net {
             output: vec![value_info(PROB_OUTPUT, ONNX_FLOAT, 1), value_info(HIDDEN_OUTPUT, ONNX_FLOAT, c.hidden)],
             ..Default::default()
         };
-        Ok(pb::ModelProto {
-            ir_version: 8,
-            producer_name: "reloop-edge-train".into(),
-            producer_version: env!("CARGO_PKG_VERSION").into(),
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
-            graph: Some(graph),
-            ..Default::default()
-        }
-        .encode_to_vec())
+        Ok(model_bytes(graph, "reloop-edge-train"))
     }
 
     /// Reads the weights back from an ONNX file written by [`Net::to_onnx`].
@@ -338,33 +316,5 @@ impl Net {
             var.set(&t.to_dtype(DType::F32).map_err(|e| candle_err(name, e))?).map_err(|e| candle_err(name, e))?;
         }
         Ok(net)
-    }
-}
-
-/// ONNX element types, from tract's own protobuf enum.
-const ONNX_FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
-const ONNX_INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
-
-fn value_info(name: &str, elem_type: i32, width: usize) -> pb::ValueInfoProto {
-    let dim = [None, Some(width as i64)]
-        .iter()
-        .map(|d| Dimension {
-            value: Some(match d {
-                Some(v) => dimension::Value::DimValue(*v),
-                None => dimension::Value::DimParam("N".into()),
-            }),
-            ..Default::default()
-        })
-        .collect();
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type,
-                shape: Some(pb::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
     }
 }
