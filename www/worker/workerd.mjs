@@ -7,7 +7,12 @@
  * and from wrangler.toml (compatibility date, flags, [vars]), so what runs
  * here is what `wrangler deploy` would upload, module for module.
  *
- *   node www/worker/workerd.mjs [--port 8787]   # serve until Ctrl-C (TOKEN_SECRET from the env, else a random one)
+ *   node www/worker/workerd.mjs [--port 8787] [--model DIR]   # serve until Ctrl-C (TOKEN_SECRET from the env, else a random one)
+ *
+ * `--model DIR` (`startWorker({ model: DIR })`) serves your own model from DIR
+ * (model.onnx, spec.json, optionally options.json) instead of the bundled one:
+ * src/model.js is replaced by one importing those files, exactly the edit
+ * the Worker README describes for `wrangler deploy`.
  *
  * As a module: `const worker = await startWorker({ secret }); ... await worker.stop();`
  */
@@ -46,6 +51,33 @@ function bundleModules(dir) {
     if (file.endsWith(".wasm")) list.push({ path: join(dir, file), kind: "wasm", name: file });
   }
   return list;
+}
+
+/**
+ * Serves the model in `dir`: a src/model.js importing its files, written
+ * into `tmp`, replaces the shipped one; the files become modules beside it.
+ */
+function ownModelModules(modules, dir, tmp) {
+  const onnx = join(dir, "model.onnx");
+  const spec = join(dir, "spec.json");
+  const options = join(dir, "options.json");
+  for (const file of [onnx, spec]) if (!existsSync(file)) throw new Error(`${file} is missing (--model DIR needs model.onnx and spec.json)`);
+  const withOptions = existsSync(options);
+  const lines = [
+    'import onnx from "../model/model.onnx";',
+    'import spec from "../model/spec.json";',
+    ...(withOptions ? ['import options from "../model/options.json";'] : []),
+    `export default { onnx, spec${withOptions ? ", options" : ""} };`,
+  ];
+  const generated = join(tmp, "model.js");
+  writeFileSync(generated, lines.join("\n") + "\n");
+  const name = (file) => `www/worker/model/${file}`;
+  return [
+    ...modules.map((m) => (m.name === "www/worker/src/model.js" ? { ...m, path: generated } : m)),
+    { path: onnx, kind: "data", name: name("model.onnx") },
+    { path: spec, kind: "json", name: name("spec.json") },
+    ...(withOptions ? [{ path: options, kind: "json", name: name("options.json") }] : []),
+  ];
 }
 
 /** The modules of the Worker: its sources, the package's JS, wasm and package.json. */
@@ -94,15 +126,17 @@ ${binds.join("\n")}
 
 /**
  * Starts workerd serving the Worker on 127.0.0.1 (port 0 = a free one).
- * `bundle`: serve a wrangler `--outdir` bundle instead of the sources.
- * @param {{ secret?: string, vars?: Record<string, string>, port?: number, bundle?: string, timeoutMs?: number }} [options]
+ * `bundle`: serve a wrangler `--outdir` bundle instead of the sources;
+ * `model`: a directory with your own model.onnx, spec.json (and options.json).
+ * @param {{ secret?: string, vars?: Record<string, string>, port?: number, bundle?: string, model?: string, timeoutMs?: number }} [options]
  * @returns {Promise<{ url: string, port: number, pid: number, stderr: () => string, stop: () => Promise<void> }>}
  */
-export async function startWorker({ secret, vars = {}, port = 0, bundle, timeoutMs = 30000 } = {}) {
+export async function startWorker({ secret, vars = {}, port = 0, bundle, model, timeoutMs = 30000 } = {}) {
   const settings = wranglerSettings();
-  const modules = bundle === undefined ? sourceModules() : bundleModules(bundle);
-  const bindings = { ...settings.vars, ...vars, TOKEN_SECRET: secret ?? randomBytes(32).toString("base64url") };
   const dir = mkdtempSync(join(tmpdir(), "reloop-workerd-"));
+  let modules = bundle === undefined ? sourceModules() : bundleModules(bundle);
+  if (model !== undefined) modules = ownModelModules(modules, model, dir);
+  const bindings = { ...settings.vars, ...vars, TOKEN_SECRET: secret ?? randomBytes(32).toString("base64url") };
   const configPath = join(dir, "worker.capnp");
   writeFileSync(configPath, capnpConfig(dir, { ...settings, bindings, port, modules }));
 
@@ -156,7 +190,9 @@ export async function startWorker({ secret, vars = {}, port = 0, bundle, timeout
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf("--port");
   const port = at > 0 ? Number(process.argv[at + 1]) : 8787;
-  const worker = await startWorker({ port, secret: process.env.TOKEN_SECRET });
+  const modelAt = process.argv.indexOf("--model");
+  const model = modelAt > 0 ? process.argv[modelAt + 1] : undefined;
+  const worker = await startWorker({ port, secret: process.env.TOKEN_SECRET, model });
   const health = await (await fetch(`${worker.url}/health`)).json();
   console.log(`reloop-edge Worker in workerd at ${worker.url} (pid ${worker.pid}), model ${health.model?.id?.slice(0, 12)}; Ctrl-C stops it`);
   // startWorker's own signal handlers stop workerd on Ctrl-C.

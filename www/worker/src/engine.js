@@ -1,5 +1,6 @@
 /**
- * The package and the bundled model, loaded once per isolate, on first use.
+ * The package and the model (yours from model.js, else the bundled one),
+ * loaded once per isolate, on first use.
  *
  * Why lazily: a Worker may not draw random numbers (`crypto.getRandomValues`)
  * at global scope, and the package does not promise that loading never does.
@@ -11,13 +12,16 @@
 import wasmModule from "../../../pkg/reloop_edge_bg.wasm";
 import { initSync, Model, Session } from "../../../pkg/reloop_edge.js";
 import packageInfo from "../../../pkg/package.json";
+import own from "./model.js";
 
 /** @type {Engine | undefined} */
 let engine;
 
 /**
  * @typedef {object} Engine
- * @property {Model} model the bundled model, shared by all sessions
+ * @property {Model} model the served model (model.js's, else the bundled one), shared by all sessions
+ * @property {object} options the sessions' options (model.js's `options`, else the package defaults)
+ * @property {"bundled" | "own"} source which model it is
  * @property {typeof Session} Session the package's session class
  * @property {string} modelId hex SHA-256 identity of the model
  * @property {Uint8Array} modelTag first 8 bytes of the identity (bound into tokens)
@@ -30,10 +34,12 @@ let engine;
 export function getEngine() {
   if (engine === undefined) {
     const exports = initSync({ module: wasmModule });
-    const model = Model.bundled();
+    const model = own ? Model.fromOnnx(own.onnx, own.spec) : Model.bundled();
     const modelId = model.id;
     engine = Object.freeze({
       model,
+      options: Object.freeze({ ...(own?.options ?? {}) }),
+      source: own ? "own" : "bundled",
       Session,
       modelId,
       modelTag: Uint8Array.fromHex(modelId.slice(0, 16)),

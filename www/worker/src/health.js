@@ -10,7 +10,7 @@ export function health(_request, engine, config) {
   const { model } = engine;
   return json(200, {
     ok: true,
-    model: { id: engine.modelId, fields: engine.fields, hiddenDim: model.hiddenDim, maxBatch: model.maxBatch },
+    model: { id: engine.modelId, source: engine.source, fields: engine.fields, hiddenDim: model.hiddenDim, maxBatch: model.maxBatch },
     package: engine.package,
     limits: { maxBodyBytes: config.maxBodyBytes, maxItems: config.maxItems, tokenTtlSeconds: config.tokenTtlSeconds },
     // Counts against the isolate's 128 MB; its high-water mark, since wasm memory never shrinks.

@@ -9,9 +9,9 @@
 import * as carrier from "./carrier.js";
 import { open, seal } from "./token.js";
 
-// The package's defaults: the recommended per-session setup (L = 4, K = 4,
-// residual estimator, half-life 15). A restored memory keeps its saved layout.
-const OPTIONS = Object.freeze({});
+// Sessions run with engine.options: model.js's (e.g. `reloop replay`'s tuned
+// options for your model), else the package's defaults. A restored memory
+// keeps its saved layout.
 
 /**
  * @typedef {object} OpenedSession
@@ -44,7 +44,7 @@ export async function openSession(request, engine, config) {
       reason = opened.reason;
     }
   }
-  memory ??= new engine.Session(engine.model, OPTIONS);
+  memory ??= new engine.Session(engine.model, engine.options);
   return { memory, id, state: reason === null ? "restored" : "fresh", reason };
 }
 
@@ -53,7 +53,7 @@ export async function openSession(request, engine, config) {
 function restore(engine, saved) {
   let memory;
   try {
-    memory = new engine.Session(engine.model, OPTIONS, saved);
+    memory = new engine.Session(engine.model, engine.options, saved);
   } catch (error) {
     if (error?.name !== "ReloopError") throw error;
     return { memory: undefined, reason: "corrupt-memory" };
