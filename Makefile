@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker worker-dry-run bench-worker vendor-check
+.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker test-cli worker-dry-run bench-worker vendor-check
 
 # Native tools (replay, train; the reloop-tools crate) build with the
 # `native` profile: opt-level 3 without the wasm package's LTO, so a fresh
@@ -28,6 +28,7 @@ test: data vendor-check layers
 	cargo fmt --all --check
 	$(MAKE) test-wasm
 	$(MAKE) test-worker
+	$(MAKE) test-cli
 	$(MAKE) test-page
 
 # The crates are the layers: what each may not link (scripts/check-layers.sh).
@@ -114,6 +115,12 @@ test-page: www
 # deploy` would upload. Needs pkg/ (make pkg); fails, never skips, without it.
 test-worker:
 	bash scripts/test-worker.sh
+
+# The command-line tool to a Session in Node: inspect → edited draft → check →
+# replay → options → new Session from pkg/ (needs make pkg).
+test-cli:
+	cargo build --locked -q -p reloop-tools --bin reloop
+	RELOOP_BIN=$(CURDIR)/$${CARGO_TARGET_DIR:-target}/debug/reloop node --test --test-concurrency=1 tests/cli/
 
 # The Worker bundle and its upload size, offline (wrangler deploy --dry-run).
 worker-dry-run:

@@ -188,8 +188,11 @@ if (pkgDirB) {
 
 // The compared calls run interleaved (one of each per round, the order
 // rotating), so a slow phase of the machine hits all of them alike.
-const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded } = await timeInterleaved({
+const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden } = await timeInterleaved({
   reloop: () => session.score(items, context),
+  // The key vectors on request: what copying n × d floats out costs.
+  detailed: () => session.scoreDetailed(items, context),
+  detailedHidden: () => session.scoreDetailed(items, context, null, { hidden: true }),
   ...(sessionB ? { reloopB: () => sessionB.score(items, context) } : {}),
   ortRun: () => ortSession.run(feeds),
   ortProbOnly: () => ortSession.run(feeds, [spec.outputs.probability]),
@@ -249,6 +252,7 @@ console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms
 console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);
 console.log(`| ORT with JS encoding of the same objects, p50 | | ${ms(ortEncoded.p50)} ms | ${(reloop.p50 / ortEncoded.p50).toFixed(2)} |`);
 console.log(`| score of 1 item, p50 | ${ms(reloopOne.p50)} ms | | |`);
+console.log(`| scoreDetailed, p50: without / with { hidden: true } | ${ms(detailed.p50)} / ${ms(detailedHidden.p50)} ms | | ${(detailedHidden.p50 / detailed.p50).toFixed(3)} |`);
 console.log(`| record(item) (model run + write), p50 | ${ms(rec.p50)} ms = ${Math.round(1000 / rec.mean)}/s | | |`);
 console.log(`| recordImpression(id) | ${(impTime * 1000 / (impBatches * N)).toFixed(2)} µs = ${Math.round(impBatches * N / impTime * 1000)}/s | | |`);
 console.log(`| cold start, import → first result (median of ${COLD_RUNS}) | ${ms(coldReloop)} ms | ${ms(coldOrt)} ms | ${(coldReloop / coldOrt).toFixed(2)} |`);

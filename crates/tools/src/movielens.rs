@@ -364,3 +364,43 @@ mod tests {
         assert_eq!(split.stream, 60_000..100_000);
     }
 }
+
+/// The model fields of `export`ed logs, in column order (CSV).
+pub const EXPORT_FIELDS: [&str; 10] =
+    ["userId", "age", "gender", "occupation", "zip", "hour", "weekday", "itemId", "genres", "year"];
+
+impl Dataset {
+    /// Writes `range` of the events as a user's log would hold them (what
+    /// `reloop replay` reads): columns `ts` (Unix seconds), `uid`, `clicked`
+    /// and the model's fields ([`EXPORT_FIELDS`]); JSONL, or CSV with the
+    /// genres as a JSON list.
+    ///
+    /// # Errors
+    /// Whatever writing to `out` returns.
+    pub fn export(&self, range: Range<usize>, csv: bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if csv {
+            writeln!(out, "ts,uid,clicked,{}", EXPORT_FIELDS.join(","))?;
+        }
+        for e in &self.events[range] {
+            let mut row = self.context(e);
+            row.extend(self.item_fields(e.item));
+            if csv {
+                let cell = |k: &str| match row.get(k) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(v @ Value::Array(_)) => format!("\"{}\"", v.to_string().replace('"', "\"\"")),
+                    Some(v) => v.to_string(),
+                };
+                let cells: Vec<String> = EXPORT_FIELDS.iter().map(|k| cell(k)).collect();
+                writeln!(out, "{},{},{},{}", e.timestamp, e.user, u8::from(e.label), cells.join(","))?;
+            } else {
+                row.insert("ts".into(), Value::from(e.timestamp));
+                row.insert("uid".into(), Value::from(e.user));
+                row.insert("clicked".into(), Value::from(e.label));
+                serde_json::to_writer(&mut *out, &row)?;
+                writeln!(out)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -87,28 +87,11 @@ fn the_movielens_stream_as_a_log_replays_to_the_same_frozen_and_default_rows() {
     let dir = temp_dir("movielens");
     std::fs::write(dir.join("model.onnx"), reloop_runtime::bundled::onnx()).expect("write");
     std::fs::write(dir.join("spec.json"), reloop_runtime::bundled::spec_json()).expect("write");
-    let mut jsonl = String::new();
-    let mut csv = String::from("ts,uid,clicked,userId,age,gender,occupation,zip,hour,weekday,itemId,genres,year\n");
-    for e in &dataset.events[range] {
-        let mut row = dataset.context(e);
-        row.extend(dataset.item_fields(e.item));
-        let cell = |k: &str| match row.get(k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(v @ Value::Array(_)) => format!("\"{}\"", v.to_string().replace('"', "\"\"")),
-            Some(v) => v.to_string(),
-        };
-        let fields = ["userId", "age", "gender", "occupation", "zip", "hour", "weekday", "itemId", "genres", "year"];
-        let cells: Vec<String> = fields.iter().map(|k| cell(k)).collect();
-        csv.push_str(&format!("{},{},{},{}\n", e.timestamp, e.user, u8::from(e.label), cells.join(",")));
-        row.insert("ts".into(), json!(e.timestamp));
-        row.insert("uid".into(), json!(e.user));
-        row.insert("clicked".into(), json!(e.label));
-        jsonl.push_str(&serde_json::to_string(&row).expect("row"));
-        jsonl.push('\n');
+    for (file, csv) in [("events.jsonl", false), ("events.csv", true)] {
+        let mut bytes = Vec::new();
+        dataset.export(range.clone(), csv, &mut bytes).expect("export");
+        std::fs::write(dir.join(file), bytes).expect("write");
     }
-    std::fs::write(dir.join("events.jsonl"), jsonl).expect("write");
-    std::fs::write(dir.join("events.csv"), csv).expect("write");
     for log in ["events.jsonl", "events.csv"] {
         let out = dir.join(format!("out-{log}"));
         ok(&[
@@ -292,7 +275,7 @@ fn bad_rows_name_their_line_and_column_and_leave_no_output() {
 }
 
 #[test]
-fn csv_logs_out_of_time_order_and_with_named_sessions_replay_like_the_jsonl() {
+fn csv_logs_out_of_time_order_named_sessions_and_given_options() {
     let dir = temp_dir("csv");
     ok(&["example", s(&dir), "--events", "3000", "--format", "csv", "--quiet"]);
     let model = dir.join("model.onnx");
@@ -323,5 +306,42 @@ fn csv_logs_out_of_time_order_and_with_named_sessions_replay_like_the_jsonl() {
     let count =
         |what: &str| title.split(", ").find(|p| p.ends_with(what)).map(|p| p.trim_end_matches(what).trim().to_string());
     assert_eq!(count(" users"), count(" sessions"), "{title}");
+    // Only given options (what is deployed now), against the frozen model: no tuning.
+    let given = dir.join("given.json");
+    std::fs::write(&given, r#"{ "estimator": "intent", "lambda": 1.5 }"#).expect("write");
+    let out = dir.join("d");
+    let md = ok(&[
+        "replay",
+        s(&model),
+        s(&spec),
+        s(&reversed),
+        "--options",
+        s(&given),
+        "--bootstrap",
+        "10",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    assert!(md.contains("**Verdict**") && md.contains("`given/session` against the frozen model"), "{md}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+    let names: Vec<&str> = report["rows"].as_array().expect("rows").iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["frozen", "given/session"]);
+    assert_eq!(metrics(&report, "frozen"), metrics(&b, "frozen"));
+    assert!(!out.join("options.json").exists());
+    std::fs::write(&given, r#"{ "lamda": 1 }"#).expect("write");
+    let err = fails(&[
+        "replay",
+        s(&model),
+        s(&spec),
+        s(&reversed),
+        "--options",
+        s(&given),
+        "--out",
+        s(&dir.join("e")),
+        "--quiet",
+    ]);
+    assert!(err.contains("lamda"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -83,6 +83,11 @@ struct MovieLensArgs {
     /// Only the model's own key: no rows for the key variants tried.
     #[arg(long)]
     no_variants: bool,
+    /// Instead of the report: write the stream as a log `reloop replay`
+    /// reads (`ts`, `uid`, `clicked` and the model's fields; `.csv` for CSV,
+    /// else JSONL) and stop.
+    #[arg(long)]
+    export: Option<PathBuf>,
     /// Instead of the report: tune the intent estimator per session on the
     /// first 25% of the stream with K held at 4 (the saved memory's size)
     /// and only configurations under which three likes of one genre on the
@@ -204,6 +209,16 @@ fn movielens(args: MovieLensArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut stream_range = split.stream.clone();
     if let Some(n) = args.limit {
         stream_range.end = stream_range.end.min(stream_range.start + n);
+    }
+    if let Some(path) = &args.export {
+        let csv = Format::of(path) == Some(Format::Csv);
+        let mut bytes = Vec::new();
+        dataset.export(stream_range.clone(), csv, &mut bytes)?;
+        let mut out = Outputs::default();
+        out.add(path.clone(), bytes);
+        out.commit()?;
+        eprintln!("wrote {} events of the stream to {}", stream_range.len(), path.display());
+        return Ok(());
     }
     let events = stream_range.len();
     let build = |model: &Model, what: &'static str| {
@@ -342,6 +357,10 @@ struct ReplayArgs {
     /// Writes kept by the exact kNN reference per scope.
     #[arg(long, default_value_t = 1000)]
     knn_window: usize,
+    /// Replay only these options (a SessionOptions JSON file, e.g. what is
+    /// deployed now) per session against the frozen model: no tuning.
+    #[arg(long)]
+    options: Option<PathBuf>,
     /// Output directory: report.md, report.json, options.json (and spec.json
     /// when p0 was computed), all written at the end or not at all.
     #[arg(long, default_value = "reloop-replay")]
@@ -480,24 +499,38 @@ fn replay_log(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
         ..Protocol::default()
     };
     let key = spec.outputs.hidden.to_string().replace('`', "");
-    let pb = bar(args.quiet, 1, "replay");
-    let report = replay::evaluate(&[(key.as_str(), &stream)], None, &protocol, &mut |done, total| {
-        pb.set_length(total as u64);
-        pb.set_position(done as u64);
-    });
-    pb.finish_and_clear();
-    let verdict = verdict::verdict(&report).ok_or("the replay produced no memory row")?;
     let title = format!(
         "Prequential replay of {}: {} events, {users} users, {sessions} sessions, model {}\n\n",
         args.events.display(),
         stream.len(),
         &model.id().to_hex()[..12]
     );
-    let md = format!("{title}{}\n{}", verdict.text, report.markdown());
+    let pb = bar(args.quiet, 1, "replay");
+    let mut step = |done: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    };
     let mut out = Outputs::default();
+    let md = match &args.options {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let options = SessionOptions::from_json(&text).map_err(|e| e.with_context(path.display()))?;
+            let config = Session::new(&model, &options)?.memory().config();
+            let report = replay::evaluate_one(&stream, Method::Memory(config), &protocol, &mut step);
+            let verdict = verdict::verdict_one(&report).ok_or("the replay produced no row")?;
+            out.add(args.out.join("report.json"), serde_json::to_string_pretty(&report)? + "\n");
+            format!("{title}{verdict}\n{}", report.markdown())
+        }
+        None => {
+            let report = replay::evaluate(&[(key.as_str(), &stream)], None, &protocol, &mut step);
+            let verdict = verdict::verdict(&report).ok_or("the replay produced no memory row")?;
+            out.add(args.out.join("report.json"), serde_json::to_string_pretty(&report)? + "\n");
+            out.add(args.out.join("options.json"), verdict.options.to_json() + "\n");
+            format!("{title}{}\n{}", verdict.text, report.markdown())
+        }
+    };
+    pb.finish_and_clear();
     out.add(args.out.join("report.md"), md.clone());
-    out.add(args.out.join("report.json"), serde_json::to_string_pretty(&report)? + "\n");
-    out.add(args.out.join("options.json"), verdict.options.to_json() + "\n");
     if computed_p0.is_some() {
         out.add(args.out.join("spec.json"), serde_json::to_string_pretty(&spec)? + "\n");
     }

@@ -30,7 +30,7 @@ use reloop_core::{Estimator, Memory, MemoryConfig, ModelId, SketchConfig};
 
 use crate::metrics;
 use adapters::{Adapter, Knn, LogitBias};
-pub use protocol::{Protocol, Report, evaluate};
+pub use protocol::{Protocol, Report, evaluate, evaluate_one};
 use report::{ser_config, ser_estimator};
 
 /// The frozen model's view of the test stream, event by event in time order.

@@ -182,6 +182,47 @@ pub fn evaluate(
     Report { tune_events: cut, report_events: stream.len() - cut, rows, paired }
 }
 
+/// Replays one given `method` (e.g. the options deployed now) at session
+/// scope against the frozen model: no tuning, the same reported range and
+/// intervals as [`evaluate`] (rows `frozen` and `given/session`, the pair
+/// `given/session − frozen`).
+pub fn evaluate_one(
+    stream: &Stream,
+    method: Method,
+    protocol: &Protocol,
+    step: &mut dyn FnMut(usize, usize),
+) -> Report {
+    let cut = (stream.len() as f64 * protocol.tune_share).round() as usize;
+    let tune_range = 0..cut;
+    let frozen = logloss(stream, tune_range.clone(), &Method::Frozen, Scope::Global);
+    let given = logloss(stream, tune_range, &method, Scope::Session);
+    let candidates = vec![
+        Candidate {
+            name: "frozen".into(),
+            stream: 0,
+            scope: Scope::Global,
+            method: Method::Frozen,
+            tune_logloss: frozen,
+        },
+        Candidate { name: "given/session".into(), stream: 0, scope: Scope::Session, method, tune_logloss: given },
+    ];
+    let mut done = 0;
+    let mut tick = || {
+        done += 1;
+        step(done, 3);
+    };
+    let (rows, paired) = report(
+        &[("given", stream)],
+        0..stream.len(),
+        cut..stream.len(),
+        &candidates,
+        &[("given/session", "frozen")],
+        protocol.resamples,
+        &mut tick,
+    );
+    Report { tune_events: cut, report_events: stream.len() - cut, rows, paired }
+}
+
 impl Report {
     /// The report as markdown: a table of scorers (deltas against the frozen
     /// base) and a table of paired comparisons.

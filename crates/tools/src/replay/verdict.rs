@@ -77,6 +77,19 @@ pub fn verdict(report: &Report) -> Option<Verdict> {
     Some(Verdict { chosen: chosen.name.clone(), options, text })
 }
 
+/// The verdict of [`super::evaluate_one`]: the given options against the
+/// frozen model, in plain words.
+pub fn verdict_one(report: &Report) -> Option<String> {
+    let given = report.rows.iter().find(|r| r.name == "given/session")?;
+    let frozen = report.rows.iter().find(|r| r.name == "frozen")?;
+    let pair = report.paired.iter().find(|p| p.a == "given/session" && p.b == "frozen")?;
+    Some(format!(
+        "**Verdict** (reported on the last {} events; the options were not tuned here): {}\n",
+        report.report_events,
+        sentence(given, frozen, pair)
+    ))
+}
+
 /// "`a` vs `b`: AUC x vs y, ΔAUC +d [lo, hi] (better); log-loss ..., Δ ... (better)."
 fn sentence(a: &Row, b: &Row, p: &Paired) -> String {
     let word = |lo: f64, hi: f64, higher_is_better: bool| {
