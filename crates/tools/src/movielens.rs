@@ -337,34 +337,6 @@ pub fn hour_weekday(timestamp: i64) -> (u32, u32) {
     (hour as u32, weekday as u32)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hours_and_weekdays_are_utc() {
-        assert_eq!(hour_weekday(0), (0, 3)); // Thursday 1970-01-01 00:00
-        assert_eq!(hour_weekday(881_250_949), (15, 3)); // Thursday 1997-12-04 15:55:49
-        assert_eq!(hour_weekday(-1), (23, 2));
-    }
-
-    #[test]
-    fn release_years_are_parsed() {
-        assert_eq!(parse_year("01-Jan-1995"), Some(1995));
-        assert_eq!(parse_year(""), None);
-    }
-
-    #[test]
-    fn split_is_60_40_with_a_tenth_held_out() {
-        let event = Event { user: 1, item: 1, timestamp: 0, rating: 4, label: true };
-        let data = Dataset { events: vec![event; 100_000], users: BTreeMap::new(), items: BTreeMap::new() };
-        let split = data.split();
-        assert_eq!(split.train, 0..54_000);
-        assert_eq!(split.valid, 54_000..60_000);
-        assert_eq!(split.stream, 60_000..100_000);
-    }
-}
-
 /// The model fields of `export`ed logs, in column order (CSV).
 pub const EXPORT_FIELDS: [&str; 10] =
     ["userId", "age", "gender", "occupation", "zip", "hour", "weekday", "itemId", "genres", "year"];
@@ -402,5 +374,33 @@ impl Dataset {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_and_weekdays_are_utc() {
+        assert_eq!(hour_weekday(0), (0, 3)); // Thursday 1970-01-01 00:00
+        assert_eq!(hour_weekday(881_250_949), (15, 3)); // Thursday 1997-12-04 15:55:49
+        assert_eq!(hour_weekday(-1), (23, 2));
+    }
+
+    #[test]
+    fn release_years_are_parsed() {
+        assert_eq!(parse_year("01-Jan-1995"), Some(1995));
+        assert_eq!(parse_year(""), None);
+    }
+
+    #[test]
+    fn split_is_60_40_with_a_tenth_held_out() {
+        let event = Event { user: 1, item: 1, timestamp: 0, rating: 4, label: true };
+        let data = Dataset { events: vec![event; 100_000], users: BTreeMap::new(), items: BTreeMap::new() };
+        let split = data.split();
+        assert_eq!(split.train, 0..54_000);
+        assert_eq!(split.valid, 54_000..60_000);
+        assert_eq!(split.stream, 60_000..100_000);
     }
 }

@@ -4,10 +4,12 @@
 //! check → replay → options; bad rows name their line and column and leave
 //! no output behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use reloop_tools::movielens::Dataset;
+use common::dataset;
 use reloop_tools::replay::{self, Protocol, Scope};
 use serde_json::{Value, json};
 
@@ -37,18 +39,6 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-fn dataset() -> Option<Dataset> {
-    let dir = std::env::var_os("RELOOP_DATA_DIR").map_or_else(Dataset::default_dir, Into::into);
-    match Dataset::load(&dir) {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping: MovieLens not fetched ({e}); run scripts/fetch-movielens.sh");
-            None
-        }
-        Err(e) => panic!("CI must fetch MovieLens first: {e}"),
-    }
 }
 
 /// AUC, gAUC, log-loss and ECE of a row of the README's replay table.

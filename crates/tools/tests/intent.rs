@@ -9,22 +9,13 @@
 //!   rated in one session land in the same bucket far less often under the
 //!   shipped key than under the last hidden layer.
 
+mod common;
+
+use common::dataset;
 use reloop_core::{Sketch, SketchConfig};
 use reloop_runtime::{Model, ModelSpec, SessionOptions};
 use reloop_tools::movielens::Dataset;
 use reloop_tools::replay::{feed, keys, stream, tune};
-
-fn dataset() -> Option<Dataset> {
-    let dir = Dataset::default_dir();
-    match Dataset::load(&dir) {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping: MovieLens not fetched ({e}); run scripts/fetch-movielens.sh");
-            None
-        }
-        Err(e) => panic!("CI must fetch MovieLens first: {e}"),
-    }
-}
 
 fn previous_model(data: &Dataset) -> (Model, SessionOptions) {
     let bundled = ModelSpec::from_json(reloop_runtime::bundled::spec_json()).unwrap();

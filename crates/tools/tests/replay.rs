@@ -2,20 +2,13 @@
 //! events through the bundled model and the real loop; the error memory must
 //! improve log-loss over the frozen base on the reported part.
 
-use reloop_tools::movielens::Dataset;
+mod common;
+
 use reloop_tools::replay::{self, Method, Protocol, Scope};
 
 #[test]
 fn the_loop_improves_logloss_over_the_frozen_base() {
-    let dir = std::env::var_os("RELOOP_DATA_DIR").map_or_else(Dataset::default_dir, Into::into);
-    let dataset = match Dataset::load(&dir) {
-        Ok(d) => d,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping: MovieLens not fetched ({e}); run scripts/fetch-movielens.sh");
-            return;
-        }
-        Err(e) => panic!("CI must fetch MovieLens first: {e}"),
-    };
+    let Some(dataset) = common::dataset() else { return };
     let model = reloop_runtime::bundled::model().expect("bundled model");
     let stream_range = dataset.split().stream;
     let range = stream_range.start..stream_range.start + 4000;

@@ -56,15 +56,8 @@ struct MovieLensArgs {
     /// Use only the first N events of the stream (smoke runs).
     #[arg(long)]
     limit: Option<usize>,
-    /// Coordinate-descent passes over each method's parameters.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// User-bootstrap resamples for the intervals.
-    #[arg(long, default_value_t = 200)]
-    bootstrap: usize,
-    /// Writes kept by the exact kNN reference per scope.
-    #[arg(long, default_value_t = 1000)]
-    knn_window: usize,
+    #[command(flatten)]
+    tuning: TuningArgs,
     /// Where to write the markdown table.
     #[arg(long, default_value = "target/replay/report.md")]
     out_md: PathBuf,
@@ -231,7 +224,7 @@ fn movielens(args: MovieLensArgs) -> Result<(), Box<dyn std::error::Error>> {
     let stream = build(&model, "model")?;
 
     if args.tune_defaults {
-        return tune_defaults(&dataset, &model, &stream, args.start.as_deref(), args.rounds, args.min_lift);
+        return tune_defaults(&dataset, &model, &stream, args.start.as_deref(), args.tuning.rounds, args.min_lift);
     }
 
     // The key variants tried, each on its own stream of the same events.
@@ -249,8 +242,12 @@ fn movielens(args: MovieLensArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut streams: Vec<(&str, &replay::Stream)> = vec![(shipped.as_str(), &stream)];
     streams.extend(variants.iter().map(|(name, s)| (*name, s)));
 
-    let protocol =
-        Protocol { rounds: args.rounds, resamples: args.bootstrap, knn_window: args.knn_window, ..Protocol::default() };
+    let protocol = Protocol {
+        rounds: args.tuning.rounds,
+        resamples: args.tuning.bootstrap,
+        knn_window: args.tuning.knn_window,
+        ..Protocol::default()
+    };
     let pb = bar(args.quiet, 1, "replay");
     let report = replay::evaluate(&streams, Some(keys::HIDDEN.name), &protocol, &mut |done, total| {
         pb.set_length(total as u64);
@@ -272,6 +269,21 @@ fn movielens(args: MovieLensArgs) -> Result<(), Box<dyn std::error::Error>> {
     out.commit()?;
     eprintln!("wrote {} and {}", args.out_md.display(), args.out_json.display());
     Ok(())
+}
+
+/// How hard the replay tunes and how it measures (both replays).
+#[derive(clap::Args, Debug)]
+struct TuningArgs {
+    /// Coordinate-descent passes over each method's parameters (0: every
+    /// method at its starting point, fast).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// User-bootstrap resamples for the intervals.
+    #[arg(long, default_value_t = 200)]
+    bootstrap: usize,
+    /// Writes kept by the exact kNN reference per scope.
+    #[arg(long, default_value_t = 1000)]
+    knn_window: usize,
 }
 
 /// Lists a model's inputs, outputs and the tensors that can serve as the
@@ -347,16 +359,8 @@ struct ReplayArgs {
     /// Share of the log (from its start) used for tuning.
     #[arg(long, default_value_t = 0.25)]
     tune_share: f64,
-    /// Coordinate-descent passes over each method's parameters (0: every
-    /// method at its starting point, fast).
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// User-bootstrap resamples for the intervals.
-    #[arg(long, default_value_t = 200)]
-    bootstrap: usize,
-    /// Writes kept by the exact kNN reference per scope.
-    #[arg(long, default_value_t = 1000)]
-    knn_window: usize,
+    #[command(flatten)]
+    tuning: TuningArgs,
     /// Replay only these options (a SessionOptions JSON file, e.g. what is
     /// deployed now) per session against the frozen model: no tuning.
     #[arg(long)]
@@ -492,9 +496,9 @@ fn replay_log(args: ReplayArgs) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = stream.session.iter().max().map_or(0, |s| s + 1);
     let protocol = Protocol {
         tune_share: args.tune_share,
-        rounds: args.rounds,
-        resamples: args.bootstrap,
-        knn_window: args.knn_window,
+        rounds: args.tuning.rounds,
+        resamples: args.tuning.bootstrap,
+        knn_window: args.tuning.knn_window,
         pairs: verdict::pairs(),
         ..Protocol::default()
     };
