@@ -33,13 +33,14 @@ pub const MAX_INDEX: i64 = 1 << 24;
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModelSpec {
-    /// Format version; only [`SPEC_VERSION`] is read.
+    /// Format version: 1, the only one this build reads (default 1).
     #[serde(default = "default_version")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub version: u32,
     /// The model's input tensors and which fields fill their columns.
     pub inputs: Vec<InputSpec>,
     /// Field name → how a value becomes columns.
+    #[cfg_attr(feature = "ts", tsify(type = "Record<string, FieldSpec>"))]
     pub fields: BTreeMap<String, FieldSpec>,
     /// Which outputs to read.
     pub outputs: OutputSpec,
@@ -47,8 +48,8 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mu: Option<Vec<f32>>,
     /// The training label rate, in (0, 1). Optional in the file (`reloop
-    /// check` and `reloop replay` compute it from a log), required to load
-    /// a model.
+    /// check` and `reloop replay` compute it from a log); a session with the
+    /// intent or residual estimator needs it, from here or its options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p0: Option<f32>,
     /// Largest batch accepted by the encoder.
