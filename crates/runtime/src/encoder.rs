@@ -224,10 +224,33 @@ impl FieldColumns<'_> {
     }
 }
 
-/// Reusable scratch space for encoding (a key string).
+/// Reusable scratch space for encoding: a key string and the context's
+/// row, encoded once per call.
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     key: String,
+    pub(crate) context: ContextRow,
+}
+
+/// The context encoded once per call: one row per input (spec order) and
+/// what became of each field.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ContextRow {
+    pub(crate) i64s: Vec<Vec<i64>>,
+    pub(crate) f32s: Vec<Vec<f32>>,
+    /// Per field (field order).
+    pub(crate) status: Vec<FieldStatus>,
+}
+
+/// A field of the context row.
+#[derive(Clone, Debug)]
+pub(crate) enum FieldStatus {
+    /// Written from the context or the spec's default.
+    Encoded,
+    /// Neither gives it: every item must.
+    Missing,
+    /// The context's value is invalid: an error for any item that lacks the field.
+    Bad(Error),
 }
 
 /// Owned, reusable input buffers: one per input, in spec order.
@@ -438,21 +461,184 @@ impl Encoder {
                 )));
             }
         }
+        self.encode_context(context, scratch);
         for (i, item) in items.iter().enumerate() {
-            for (input, buffer) in self.inputs.iter().zip(buffers.iter_mut()) {
-                let start = i * input.width;
-                for placement in &input.placements {
-                    let Some(field) = self.fields.get(placement.field) else { continue };
-                    let from = start + placement.offset;
-                    let to = from + field.width;
-                    let columns = match buffer {
-                        InputBuffer::I64(b) => b.get_mut(from..to).map(FieldColumns::I64),
-                        InputBuffer::F32(b) => b.get_mut(from..to).map(FieldColumns::F32),
-                    };
-                    let Some(mut columns) = columns else { continue };
-                    encode_field(field, placement.field, item, context, &mut columns, scratch)
-                        .map_err(|e| e.with_context(format_args!("item {i}")))?;
+            self.encode_row(item, i, buffers, scratch).map_err(|e| e.with_context(format_args!("item {i}")))?;
+        }
+        Ok(())
+    }
+
+    /// Encodes the context once into `scratch` (the fields it or the spec's
+    /// defaults give; a bad value is kept as its error, raised only for an
+    /// item that needs the field).
+    pub(crate) fn encode_context<C: Fields + ?Sized>(&self, context: &C, scratch: &mut Scratch) {
+        let Scratch { key, context: row, .. } = scratch;
+        row.status.clear();
+        row.i64s.resize_with(self.inputs.len(), Vec::new);
+        row.f32s.resize_with(self.inputs.len(), Vec::new);
+        for (k, input) in self.inputs.iter().enumerate() {
+            let (Some(i64s), Some(f32s)) = (row.i64s.get_mut(k), row.f32s.get_mut(k)) else { continue };
+            i64s.clear();
+            f32s.clear();
+            match input.dtype {
+                DType::I64 => i64s.resize(input.width, 0),
+                DType::F32 => f32s.resize(input.width, 0.0),
+            }
+        }
+        for (index, field) in self.fields.iter().enumerate() {
+            let status = match resolve(field, index, &Empty, context) {
+                None => FieldStatus::Missing,
+                Some((value, source)) => {
+                    let mut result = Ok(());
+                    for (k, input) in self.inputs.iter().enumerate() {
+                        for placement in input.placements.iter().filter(|p| p.field == index) {
+                            let range = placement.offset..placement.offset + field.width;
+                            let columns = match input.dtype {
+                                DType::I64 => row.i64s.get_mut(k).and_then(|r| r.get_mut(range)).map(FieldColumns::I64),
+                                DType::F32 => row.f32s.get_mut(k).and_then(|r| r.get_mut(range)).map(FieldColumns::F32),
+                            };
+                            if let Some(mut columns) = columns {
+                                result = result.and_then(|()| write_field(field, value, source, &mut columns, key));
+                            }
+                        }
+                    }
+                    match result {
+                        Ok(()) => FieldStatus::Encoded,
+                        Err(e) => FieldStatus::Bad(e),
+                    }
                 }
+            };
+            row.status.push(status);
+        }
+    }
+
+    /// Encodes row `row` of `buffers`: the item's own fields, the context's
+    /// (already in `scratch`, [`Encoder::encode_context`]) for the rest.
+    fn encode_row<I: Fields>(
+        &self,
+        item: &I,
+        row: usize,
+        buffers: &mut [InputBuffer<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<()> {
+        let Scratch { key, context, .. } = scratch;
+        for (k, (input, buffer)) in self.inputs.iter().zip(buffers.iter_mut()).enumerate() {
+            let start = row * input.width;
+            for placement in &input.placements {
+                let Some(field) = self.fields.get(placement.field) else { continue };
+                let from = start + placement.offset;
+                let to = from + field.width;
+                let own = present(item, placement.field, &field.name);
+                let context_cols = placement.offset..placement.offset + field.width;
+                match own {
+                    Some(value) => {
+                        let columns = match &mut *buffer {
+                            InputBuffer::I64(b) => b.get_mut(from..to).map(FieldColumns::I64),
+                            InputBuffer::F32(b) => b.get_mut(from..to).map(FieldColumns::F32),
+                        };
+                        if let Some(mut columns) = columns {
+                            write_field(field, value, Source::Item, &mut columns, key)?;
+                        }
+                    }
+                    None => {
+                        match context.status.get(placement.field) {
+                            Some(FieldStatus::Encoded) => {}
+                            Some(FieldStatus::Bad(e)) => return Err(e.clone()),
+                            _ => return Err(missing(field)),
+                        }
+                        match &mut *buffer {
+                            InputBuffer::I64(b) => {
+                                copy(
+                                    b.get_mut(from..to),
+                                    context.i64s.get(k).and_then(|c| c.get(context_cols.clone())),
+                                );
+                            }
+                            InputBuffer::F32(b) => {
+                                copy(
+                                    b.get_mut(from..to),
+                                    context.f32s.get(k).and_then(|c| c.get(context_cols.clone())),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of fields ([`Encoder::field_names`]).
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Encodes one row with only the item's own fields (those present in
+    /// it) into `buffers` (one row per input); the columns of the others
+    /// are left as they are. Returns which fields it carried (field order).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a value of the wrong type, naming the field.
+    pub(crate) fn encode_own<I: Fields>(
+        &self,
+        item: &I,
+        buffers: &mut [InputBuffer<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<Vec<bool>> {
+        let mut carried = vec![false; self.fields.len()];
+        for (input, buffer) in self.inputs.iter().zip(buffers.iter_mut()) {
+            for placement in &input.placements {
+                let Some(field) = self.fields.get(placement.field) else { continue };
+                let Some(value) = present(item, placement.field, &field.name) else { continue };
+                let range = placement.offset..placement.offset + field.width;
+                let columns = match buffer {
+                    InputBuffer::I64(b) => b.get_mut(range).map(FieldColumns::I64),
+                    InputBuffer::F32(b) => b.get_mut(range).map(FieldColumns::F32),
+                };
+                if let Some(mut columns) = columns {
+                    write_field(field, value, Source::Item, &mut columns, &mut scratch.key)?;
+                }
+                if let Some(c) = carried.get_mut(placement.field) {
+                    *c = true;
+                }
+            }
+        }
+        Ok(carried)
+    }
+
+    /// The column ranges, per input (spec order), that the fields in
+    /// `carried` fill: what a pre-encoded row contributes over the context's.
+    pub(crate) fn segments(&self, carried: &[bool]) -> Vec<Vec<(usize, usize)>> {
+        self.inputs
+            .iter()
+            .map(|input| {
+                let mut ranges: Vec<(usize, usize)> = Vec::new();
+                for placement in &input.placements {
+                    if !carried.get(placement.field).copied().unwrap_or(false) {
+                        continue;
+                    }
+                    let width = self.fields.get(placement.field).map_or(0, |f| f.width);
+                    let (from, to) = (placement.offset, placement.offset + width);
+                    match ranges.last_mut() {
+                        Some(last) if last.1 == from => last.1 = to,
+                        _ => ranges.push((from, to)),
+                    }
+                }
+                ranges
+            })
+            .collect()
+    }
+
+    /// Whether the context row in `scratch` gives every field `carried`
+    /// lacks; else the error of the first one that is missing or bad.
+    pub(crate) fn context_covers(&self, carried: &[bool], scratch: &Scratch) -> Result<()> {
+        for placement in self.inputs.iter().flat_map(|input| &input.placements) {
+            if carried.get(placement.field).copied().unwrap_or(false) {
+                continue;
+            }
+            match scratch.context.status.get(placement.field) {
+                Some(FieldStatus::Encoded) => {}
+                Some(FieldStatus::Bad(e)) => return Err(e.clone()),
+                _ => return Err(self.fields.get(placement.field).map_or_else(|| Error::input("field"), missing)),
             }
         }
         Ok(())
@@ -485,23 +671,54 @@ impl Source {
     }
 }
 
-fn encode_field<I: Fields, C: Fields + ?Sized>(
-    field: &Field,
+/// No fields at all (the context's own item, when it is encoded alone).
+struct Empty;
+
+impl Fields for Empty {
+    fn field(&self, _index: usize, _name: &str) -> Option<&Value> {
+        None
+    }
+}
+
+/// Copies `from` into `to` when both exist and agree in length.
+fn copy<T: Copy>(to: Option<&mut [T]>, from: Option<&[T]>) {
+    if let (Some(to), Some(from)) = (to, from) {
+        if to.len() == from.len() {
+            to.copy_from_slice(from);
+        }
+    }
+}
+
+/// The error for a field neither the item, the context nor a default gives.
+fn missing(field: &Field) -> Error {
+    Error::input(format!("field `{}` is missing and has no default", field.name))
+}
+
+/// Where field `index`'s value comes from: the item, then the context, then
+/// the spec's default; `None` when none gives it.
+fn resolve<'a, I: Fields + ?Sized, C: Fields + ?Sized>(
+    field: &'a Field,
     index: usize,
-    item: &I,
-    context: &C,
-    row: &mut FieldColumns<'_>,
-    scratch: &mut Scratch,
-) -> Result<()> {
-    let (value, source) = if let Some(v) = present(item, index, &field.name) {
-        (v, Source::Item)
+    item: &'a I,
+    context: &'a C,
+) -> Option<(&'a Value, Source)> {
+    if let Some(v) = present(item, index, &field.name) {
+        Some((v, Source::Item))
     } else if let Some(v) = present(context, index, &field.name) {
-        (v, Source::Context)
-    } else if let Some(v) = &field.default {
-        (v, Source::Default)
+        Some((v, Source::Context))
     } else {
-        return Err(Error::input(format!("field `{}` is missing and has no default", field.name)));
-    };
+        field.default.as_ref().map(|v| (v, Source::Default))
+    }
+}
+
+/// Writes `value` (from `source`, for messages) as `field`'s columns.
+fn write_field(
+    field: &Field,
+    value: &Value,
+    source: Source,
+    row: &mut FieldColumns<'_>,
+    key: &mut String,
+) -> Result<()> {
     let wrong = |what: &str| {
         Error::new(
             ErrorKind::InvalidInput,
@@ -510,10 +727,10 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
     };
     match &field.kind {
         Kind::Categorical { lookup, one_hot } => {
-            if !category_key(value, &mut scratch.key) {
+            if !category_key(value, key) {
                 return Err(wrong("a string, number or boolean"));
             }
-            let index = lookup.index(&scratch.key);
+            let index = lookup.index(key);
             if *one_hot {
                 row.fill(0);
                 if let Some(index) = index {
@@ -540,8 +757,8 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
                         if col == field.width {
                             break;
                         }
-                        category_key(v, &mut scratch.key);
-                        if let Some(index) = lookup.index(&scratch.key) {
+                        category_key(v, key);
+                        if let Some(index) = lookup.index(key) {
                             row.set_index(col, index);
                             col += 1;
                         }
@@ -551,17 +768,14 @@ fn encode_field<I: Fields, C: Fields + ?Sized>(
                     row.fill(0);
                     // Mean over the values that have an index (all of them unless oovIndex is "none").
                     let known = if *pooling == Pooling::Mean && lookup.drops_unknown() {
-                        values
-                            .iter()
-                            .filter(|v| category_key(v, &mut scratch.key) && lookup.index(&scratch.key).is_some())
-                            .count()
+                        values.iter().filter(|v| category_key(v, key) && lookup.index(key).is_some()).count()
                     } else {
                         values.len()
                     };
                     let weight = if *pooling == Pooling::Mean { 1.0 / known.max(1) as f32 } else { 1.0 };
                     for v in values {
-                        category_key(v, &mut scratch.key);
-                        let Some(index) = lookup.index(&scratch.key) else { continue };
+                        category_key(v, key);
+                        let Some(index) = lookup.index(key) else { continue };
                         let col = usize::try_from(index).unwrap_or(usize::MAX);
                         if *pooling == Pooling::Mean {
                             row.add(col, weight);

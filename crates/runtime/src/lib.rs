@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod bundled;
+pub mod catalog;
 pub mod encoder;
 mod impressions;
 pub mod indices;
@@ -55,11 +56,14 @@ pub mod options;
 pub mod plans;
 pub mod session;
 pub mod spec;
+pub mod tensors;
 mod workspace;
 
+pub use catalog::Catalog;
 pub use impressions::{DEFAULT_IMPRESSIONS, MAX_IMPRESSIONS};
 pub use item::{FieldValues, Fields, Item};
 pub use model::{Model, ModelOutput};
 pub use options::{EstimatorKind, OnModelMismatch, Resolved, SessionOptions};
 pub use session::{Restored, Session};
 pub use spec::ModelSpec;
+pub use tensors::InputTensor;

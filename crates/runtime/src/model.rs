@@ -43,12 +43,14 @@ use tract_onnx::prelude::{
 };
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::encoder::{Encoder, InputBuffer};
+use crate::catalog::Catalog;
+use crate::encoder::{Encoder, InputBuffer, Scratch};
 use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
 use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, model_err, onnx_type_name};
 use crate::plans::Plans;
 use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
+use crate::tensors::{ColumnBound, InputTensor};
 use crate::workspace::Workspace;
 
 /// How the runtime feeds one input of the plan.
@@ -76,6 +78,8 @@ struct Inner {
     hidden_dim: usize,
     /// Each field's indices and the tables they reach.
     index_uses: Vec<IndexUse>,
+    /// Per input (spec order), what each column may hold (for caller-made tensors).
+    columns: Vec<Vec<ColumnBound>>,
 }
 
 /// One part of the key: columns `from..to` of the rows (of `row` values)
@@ -373,7 +377,8 @@ impl Model {
         plans.general().give_back(ws);
         let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses };
+        let columns = crate::tensors::bounds(&spec);
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns };
         Ok(Model { inner: Arc::new(inner) })
     }
 
@@ -446,15 +451,64 @@ impl Model {
     ///
     /// `out` is left empty on error.
     pub fn run<I: Fields, C: Fields + ?Sized>(&self, items: &[I], context: &C, out: &mut ModelOutput) -> Result<()> {
+        let encoder = &self.inner.encoder;
+        self.run_with(items.len(), out, |buffers, scratch| encoder.encode_into(items, context, buffers, scratch))
+    }
+
+    /// Runs the model on catalog entries (`entries`: indices into
+    /// `catalog`), with `context` encoded once and filling what each entry
+    /// does not carry; `out` as for [`Model::run`]. The scores equal
+    /// [`Model::run`] on the items themselves.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a catalog of another model, an index
+    /// past its end, a field neither an entry nor the context gives, or an
+    /// oversized batch; [`ErrorKind::Model`] as for [`Model::run`].
+    pub fn run_catalog<C: Fields + ?Sized>(
+        &self,
+        catalog: &Catalog,
+        entries: &[u32],
+        context: &C,
+        out: &mut ModelOutput,
+    ) -> Result<()> {
+        catalog.check_model(self)?;
+        let encoder = &self.inner.encoder;
+        self.run_with(entries.len(), out, |buffers, scratch| {
+            encoder.encode_context(context, scratch);
+            catalog.fill(entries, buffers, scratch)
+        })
+    }
+
+    /// Runs the model on input tensors the caller encoded: one per spec
+    /// input, in spec order, each `rows × width` values of the input's type.
+    /// Every value is checked against what the spec's field for that column
+    /// can write ([`crate::tensors`]), so no index reaches past a table.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a wrong number, type or length of
+    /// tensors, or a value the column's field could not have written
+    /// (naming input, row and column); [`ErrorKind::Model`] as for [`Model::run`].
+    pub fn run_tensors(&self, inputs: &[InputTensor<'_>], rows: usize, out: &mut ModelOutput) -> Result<()> {
+        crate::tensors::check(self.encoder(), &self.inner.columns, inputs, rows)?;
+        self.run_with(rows, out, |buffers, _| crate::tensors::copy_into(inputs, buffers))
+    }
+
+    /// Runs the plan for `rows` rows, `fill` writing its input buffers.
+    fn run_with(
+        &self,
+        rows: usize,
+        out: &mut ModelOutput,
+        fill: impl FnOnce(&mut [InputBuffer<'_>], &mut Scratch) -> Result<()>,
+    ) -> Result<()> {
         out.clear(self.inner.hidden_dim);
-        if items.is_empty() {
+        if rows == 0 {
             return Ok(());
         }
         // Before choosing a plan: an oversized batch must not count towards one.
-        self.inner.encoder.check_batch(items.len())?;
-        let plan = self.inner.plans.for_rows(items.len());
+        self.inner.encoder.check_batch(rows)?;
+        let plan = self.inner.plans.for_rows(rows);
         let mut ws = plan.take(self.inner.encoder.input_count())?;
-        let result = self.run_in(&mut ws, items, context, out);
+        let result = self.run_in(&mut ws, rows, fill, out);
         match &result {
             Ok(()) => plan.give_back(ws),
             // Input errors happen before tract runs and leave the workspace clean.
@@ -469,16 +523,14 @@ impl Model {
         result
     }
 
-    fn run_in<I: Fields, C: Fields + ?Sized>(
+    fn run_in(
         &self,
         ws: &mut Workspace,
-        items: &[I],
-        context: &C,
+        n: usize,
+        fill: impl FnOnce(&mut [InputBuffer<'_>], &mut Scratch) -> Result<()>,
         out: &mut ModelOutput,
     ) -> Result<()> {
         let inner = &*self.inner;
-        let n = items.len();
-        let encoder = &inner.encoder;
         // Make sure every input tensor has this batch's shape (reuse when it does).
         for input in &inner.inputs {
             let shape: &[usize] = if input.rank1 { &[n] } else { &[n, input.width] };
@@ -500,7 +552,7 @@ impl Model {
                 };
                 buffers.push(buffer.ok_or_else(|| Error::model(format!("input {k} is not a plain tensor")))?);
             }
-            encoder.encode_into(items, context, &mut buffers, &mut ws.scratch)?;
+            fill(&mut buffers, &mut ws.scratch)?;
         }
         let mut values: Vec<Option<TValue>> = ws.tensors.iter_mut().map(|t| t.take().map(TValue::from)).collect();
         let mut feed = tvec![];

@@ -26,10 +26,12 @@
 
 use reloop_core::{Error, ErrorKind, Memory, Prediction, Result, codec};
 
+use crate::catalog::Catalog;
 use crate::impressions::Impressions;
 use crate::item::Fields;
 use crate::model::{Model, ModelOutput};
 use crate::options::{OnModelMismatch, Resolved, SessionOptions};
+use crate::tensors::InputTensor;
 
 /// The outcome of [`Session::restore`].
 #[derive(Debug)]
@@ -116,8 +118,80 @@ impl Session {
         context: &C,
         ids: &[S],
     ) -> Result<&[Prediction]> {
-        if ids.len() != items.len() {
-            return Err(Error::input(format!("{} impression ids for {} items", ids.len(), items.len())));
+        self.check_impression_ids(ids, items.len())?;
+        self.score(items, context)?;
+        self.remember(ids);
+        Ok(&self.predictions)
+    }
+
+    /// Scores catalog entries (`entries`: indices into `catalog`, e.g. from
+    /// [`Catalog::index_of`]) with `context` encoded once: the same
+    /// predictions as [`Session::score`] on the items themselves.
+    ///
+    /// # Errors
+    /// As [`Model::run_catalog`] and [`Session::score`].
+    pub fn score_catalog<C: Fields + ?Sized>(
+        &mut self,
+        catalog: &Catalog,
+        entries: &[u32],
+        context: &C,
+    ) -> Result<&[Prediction]> {
+        self.predictions.clear();
+        self.model.run_catalog(catalog, entries, context, &mut self.out)?;
+        self.memory.score(self.out.y_base(), self.out.hidden(), &mut self.predictions)?;
+        Ok(&self.predictions)
+    }
+
+    /// As [`Session::score_catalog`], remembering each entry's impression
+    /// under `ids[i]` (as [`Session::score_impressions`] does).
+    ///
+    /// # Errors
+    /// As [`Session::score_catalog`] and [`Session::score_impressions`].
+    pub fn score_catalog_impressions<C: Fields + ?Sized, S: AsRef<str>>(
+        &mut self,
+        catalog: &Catalog,
+        entries: &[u32],
+        context: &C,
+        ids: &[S],
+    ) -> Result<&[Prediction]> {
+        self.check_impression_ids(ids, entries.len())?;
+        self.score_catalog(catalog, entries, context)?;
+        self.remember(ids);
+        Ok(&self.predictions)
+    }
+
+    /// Scores input tensors the caller encoded ([`Model::run_tensors`]):
+    /// one per spec input, `rows × width` values each, checked before use.
+    ///
+    /// # Errors
+    /// As [`Model::run_tensors`].
+    pub fn score_tensors(&mut self, inputs: &[InputTensor<'_>], rows: usize) -> Result<&[Prediction]> {
+        self.predictions.clear();
+        self.model.run_tensors(inputs, rows, &mut self.out)?;
+        self.memory.score(self.out.y_base(), self.out.hidden(), &mut self.predictions)?;
+        Ok(&self.predictions)
+    }
+
+    /// As [`Session::score_tensors`], remembering each row's impression
+    /// under `ids[i]`.
+    ///
+    /// # Errors
+    /// As [`Session::score_tensors`] and [`Session::score_impressions`].
+    pub fn score_tensors_impressions<S: AsRef<str>>(
+        &mut self,
+        inputs: &[InputTensor<'_>],
+        rows: usize,
+        ids: &[S],
+    ) -> Result<&[Prediction]> {
+        self.check_impression_ids(ids, rows)?;
+        self.score_tensors(inputs, rows)?;
+        self.remember(ids);
+        Ok(&self.predictions)
+    }
+
+    fn check_impression_ids<S: AsRef<str>>(&self, ids: &[S], rows: usize) -> Result<()> {
+        if ids.len() != rows {
+            return Err(Error::input(format!("{} impression ids for {rows} items", ids.len())));
         }
         if self.impressions.capacity() == 0 && !ids.is_empty() {
             return Err(Error::input("impressions are turned off (options.impressions is 0)"));
@@ -125,13 +199,35 @@ impl Session {
         if let Some(i) = ids.iter().position(|id| id.as_ref().is_empty()) {
             return Err(Error::input(format!("impression id {i} is empty")));
         }
-        self.score(items, context)?;
+        Ok(())
+    }
+
+    /// Remembers the last scored batch's rows under `ids` (checked).
+    fn remember<S: AsRef<str>>(&mut self, ids: &[S]) {
         for (row, id) in ids.iter().enumerate() {
             if let (Some(&y), Some(h)) = (self.out.y_base().get(row), self.out.hidden_row(row)) {
                 self.impressions.insert(id.as_ref(), y, h);
             }
         }
-        Ok(&self.predictions)
+    }
+
+    /// Records whether the user clicked catalog entry `entry` (scored with
+    /// `context`), as [`Session::record`] does for the item itself.
+    ///
+    /// # Errors
+    /// As [`Session::score_catalog`]; the memory is unchanged on error.
+    pub fn record_catalog<C: Fields + ?Sized>(
+        &mut self,
+        catalog: &Catalog,
+        entry: u32,
+        context: &C,
+        clicked: bool,
+    ) -> Result<bool> {
+        self.model.run_catalog(catalog, std::slice::from_ref(&entry), context, &mut self.out)?;
+        let (Some(&y), Some(h)) = (self.out.y_base().first(), self.out.hidden_row(0)) else {
+            return Err(Error::model("the model returned no row for the entry"));
+        };
+        self.memory.record(y, h, clicked)
     }
 
     /// Records whether the user clicked `item` (scored with `context`): the

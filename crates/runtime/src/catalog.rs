@@ -1,0 +1,359 @@
+//! The catalog: items registered once per model, their own fields encoded
+//! once, so that a session scores them by entry (index or id) with only the
+//! context encoded per call and the items' rows copied.
+//!
+//! A catalog belongs to one [`Model`] and is shared by every session of a
+//! process or isolate (read-only while scoring). Each entry has an id (a
+//! non-empty string, unique in the catalog) and the item's encoded row:
+//! the columns of the fields the item carries. Fields it does not carry
+//! come from the call's context, then the spec's default, exactly as for
+//! [`Session::score`](crate::Session::score) with the item itself, so the
+//! two paths give bit-identical scores.
+//!
+//! [`Catalog::insert`] adds entries or replaces those whose id is already
+//! there (in place: their index stays), all or nothing; [`Catalog::clear`]
+//! empties it. The model is never reloaded. A catalog holds at most
+//! [`MAX_CATALOG_BYTES`] of encoded rows.
+//!
+//! # Examples
+//! ```
+//! use reloop_runtime::{Catalog, Item, Session, SessionOptions};
+//! use serde_json::json;
+//!
+//! let model = reloop_runtime::bundled::model()?;
+//! let object = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+//! let mut catalog = Catalog::new(&model);
+//! catalog.insert(&["m50", "m181"], &[
+//!     object(json!({ "itemId": 50, "genres": ["Sci-Fi"], "year": 1977 })),
+//!     object(json!({ "itemId": 181, "genres": ["Action"], "year": 1983 })),
+//! ])?;
+//! let context = object(json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer",
+//!                              "zip": "9", "hour": 20, "weekday": 4 }));
+//! let mut session = Session::new(&model, &SessionOptions::default())?;
+//! let rows = [catalog.index_of("m181").unwrap_or(0), 0];
+//! let scores = session.score_catalog(&catalog, &rows, &context)?;
+//! assert_eq!(scores.len(), 2);
+//! # Ok::<(), reloop_core::Error>(())
+//! ```
+
+use hashbrown::HashMap;
+use reloop_core::{Error, Result};
+
+use crate::encoder::{InputBuffer, Scratch};
+use crate::item::Fields;
+use crate::model::Model;
+use crate::spec::DType;
+
+/// Most bytes of encoded rows one catalog may hold (a Worker isolate has
+/// 128 MB in all).
+pub const MAX_CATALOG_BYTES: usize = 64 << 20;
+/// Longest entry id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// One input's encoded rows, entry-major.
+#[derive(Clone, Debug)]
+enum Rows {
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+}
+
+/// The fields a group of entries carries, and the columns they fill.
+#[derive(Clone, Debug)]
+struct Layout {
+    carried: Vec<bool>,
+    /// Per input: column ranges copied from the entry's row.
+    segments: Vec<Vec<(usize, usize)>>,
+}
+
+/// Items registered once for a model; see the module docs.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    model: Model,
+    ids: Vec<String>,
+    index_of: HashMap<String, u32>,
+    /// Per input (spec order): `len × width` values.
+    rows: Vec<Rows>,
+    widths: Vec<usize>,
+    /// Per entry: its layout.
+    layout_of: Vec<u32>,
+    layouts: Vec<Layout>,
+    layout_index: HashMap<Vec<bool>, u32>,
+}
+
+impl Catalog {
+    /// An empty catalog for `model`.
+    pub fn new(model: &Model) -> Catalog {
+        let encoder = model.encoder();
+        let inputs: Vec<(DType, usize)> =
+            (0..encoder.input_count()).filter_map(|k| encoder.input(k).map(|(_, t, w)| (t, w))).collect();
+        Catalog {
+            model: model.clone(),
+            ids: Vec::new(),
+            index_of: HashMap::new(),
+            rows: inputs
+                .iter()
+                .map(|(dtype, _)| match dtype {
+                    DType::I64 => Rows::I64(Vec::new()),
+                    DType::F32 => Rows::F32(Vec::new()),
+                })
+                .collect(),
+            widths: inputs.iter().map(|(_, w)| *w).collect(),
+            layout_of: Vec::new(),
+            layouts: Vec::new(),
+            layout_index: HashMap::new(),
+        }
+    }
+
+    /// The model the catalog encodes for.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The index of the entry `id`.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.index_of.get(id).copied()
+    }
+
+    /// The id of entry `index`.
+    pub fn id(&self, index: u32) -> Option<&str> {
+        self.ids.get(index as usize).map(String::as_str)
+    }
+
+    /// Bytes of encoded rows held.
+    pub fn row_bytes(&self) -> usize {
+        self.widths.iter().map(|w| w * 8).sum::<usize>().saturating_mul(self.len())
+    }
+
+    /// Entry indices of `ids`, into `out`.
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::InvalidInput`] naming the first id that is
+    /// not in the catalog.
+    pub fn indices_of<S: AsRef<str>>(&self, ids: &[S], out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        out.reserve(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let id = id.as_ref();
+            let index = self
+                .index_of(id)
+                .ok_or_else(|| Error::input(format!("id {i}: `{}` is not in the catalog", truncate(id))))?;
+            out.push(index);
+        }
+        Ok(())
+    }
+
+    /// Adds `items` under `ids` (one per item), replacing the entries whose
+    /// id is already there in place. Fields an item does not carry come
+    /// from the context when it is scored.
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::InvalidInput`] if `ids` and `items` differ in
+    /// length, an id is empty, too long or repeated, an item has a field of
+    /// the wrong type (naming the id and field), or the catalog would
+    /// exceed [`MAX_CATALOG_BYTES`]. The catalog is unchanged then.
+    pub fn insert<I: Fields, S: AsRef<str>>(&mut self, ids: &[S], items: &[I]) -> Result<()> {
+        if ids.len() != items.len() {
+            return Err(Error::input(format!("{} ids for {} items", ids.len(), items.len())));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+        let mut new = 0usize;
+        for (i, id) in ids.iter().enumerate() {
+            let id = id.as_ref();
+            if id.is_empty() || id.len() > MAX_ID_BYTES {
+                return Err(Error::input(format!("id {i} must be 1 to {MAX_ID_BYTES} bytes long")));
+            }
+            if let Some(first) = seen.insert(id, i) {
+                return Err(Error::input(format!("ids {first} and {i} are both `{}`", truncate(id))));
+            }
+            if !self.index_of.contains_key(id) {
+                new += 1;
+            }
+        }
+        let row_bytes: usize = self.widths.iter().map(|w| w * 8).sum();
+        let after = self.len().saturating_add(new).saturating_mul(row_bytes);
+        if after > MAX_CATALOG_BYTES || self.len().saturating_add(new) > u32::MAX as usize {
+            return Err(Error::input(format!(
+                "the catalog would hold {after} bytes of encoded items, above the limit of {MAX_CATALOG_BYTES}"
+            )));
+        }
+
+        // Encode everything first: nothing changes unless all items are valid.
+        let encoder = self.model.encoder();
+        let mut scratch = Scratch::default();
+        let mut fresh: Vec<Rows> = self
+            .rows
+            .iter()
+            .zip(&self.widths)
+            .map(|(r, w)| match r {
+                Rows::I64(_) => Rows::I64(vec![0; w * items.len()]),
+                Rows::F32(_) => Rows::F32(vec![0.0; w * items.len()]),
+            })
+            .collect();
+        let mut carried = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let mut buffers: Vec<InputBuffer<'_>> = fresh
+                .iter_mut()
+                .zip(&self.widths)
+                .map(|(r, &w)| match r {
+                    Rows::I64(v) => InputBuffer::I64(v.get_mut(i * w..(i + 1) * w).unwrap_or_default()),
+                    Rows::F32(v) => InputBuffer::F32(v.get_mut(i * w..(i + 1) * w).unwrap_or_default()),
+                })
+                .collect();
+            let fields = encoder.encode_own(item, &mut buffers, &mut scratch).map_err(|e| {
+                e.with_context(format_args!("item {i} (`{}`)", truncate(ids.get(i).map_or("", AsRef::as_ref))))
+            })?;
+            carried.push(fields);
+        }
+
+        for (i, (id, fields)) in ids.iter().zip(carried).enumerate() {
+            let id = id.as_ref();
+            let layout = match self.layout_index.get(&fields) {
+                Some(&l) => l,
+                None => {
+                    let l = u32::try_from(self.layouts.len()).unwrap_or(u32::MAX);
+                    let segments = encoder.segments(&fields);
+                    self.layouts.push(Layout { carried: fields.clone(), segments });
+                    self.layout_index.insert(fields, l);
+                    l
+                }
+            };
+            let at = match self.index_of.get(id) {
+                Some(&at) => at as usize,
+                None => {
+                    let at = self.ids.len();
+                    self.ids.push(id.to_string());
+                    self.index_of.insert(id.to_string(), u32::try_from(at).unwrap_or(u32::MAX));
+                    self.layout_of.push(layout);
+                    for (rows, &w) in self.rows.iter_mut().zip(&self.widths) {
+                        match rows {
+                            Rows::I64(v) => v.resize(v.len() + w, 0),
+                            Rows::F32(v) => v.resize(v.len() + w, 0.0),
+                        }
+                    }
+                    at
+                }
+            };
+            if let Some(l) = self.layout_of.get_mut(at) {
+                *l = layout;
+            }
+            for ((rows, source), &w) in self.rows.iter_mut().zip(&fresh).zip(&self.widths) {
+                match (rows, source) {
+                    (Rows::I64(to), Rows::I64(from)) => copy(to, at * w, from, i * w, w),
+                    (Rows::F32(to), Rows::F32(from)) => copy(to, at * w, from, i * w, w),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every entry (the model stays loaded).
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.index_of.clear();
+        self.layout_of.clear();
+        self.layouts.clear();
+        self.layout_index.clear();
+        for rows in &mut self.rows {
+            match rows {
+                Rows::I64(v) => v.clear(),
+                Rows::F32(v) => v.clear(),
+            }
+        }
+    }
+
+    /// Checks that `model` is the catalog's.
+    pub(crate) fn check_model(&self, model: &Model) -> Result<()> {
+        if self.model.id() != model.id() {
+            return Err(Error::input("the catalog was made for another model"));
+        }
+        Ok(())
+    }
+
+    /// Writes the rows of `entries` into `buffers` (one per input, `n × width`):
+    /// the context row in `scratch` ([`crate::encoder::Encoder::encode_context`]),
+    /// then each entry's own columns over it.
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::InvalidInput`] for an index past the end, or
+    /// an entry lacking a field the context does not give either.
+    pub(crate) fn fill(&self, entries: &[u32], buffers: &mut [InputBuffer<'_>], scratch: &Scratch) -> Result<()> {
+        let encoder = self.model.encoder();
+        let covered: Vec<Result<()>> =
+            self.layouts.iter().map(|l| encoder.context_covers(&l.carried, scratch)).collect();
+        let context = &scratch.context;
+        for (i, &entry) in entries.iter().enumerate() {
+            let e = entry as usize;
+            let Some(&layout) = self.layout_of.get(e) else {
+                return Err(Error::input(format!(
+                    "entry {i}: index {entry} is past the catalog's {} entries",
+                    self.len()
+                )));
+            };
+            if let Some(Err(err)) = covered.get(layout as usize) {
+                let id = self.ids.get(e).map_or("", String::as_str);
+                return Err(err.clone().with_context(format_args!("entry {i} (`{}`)", truncate(id))));
+            }
+            let Some(layout) = self.layouts.get(layout as usize) else { continue };
+            for (k, (buffer, rows)) in buffers.iter_mut().zip(&self.rows).enumerate() {
+                let w = self.widths.get(k).copied().unwrap_or(0);
+                let segments = layout.segments.get(k).map_or(&[][..], Vec::as_slice);
+                match (buffer, rows) {
+                    (InputBuffer::I64(to), Rows::I64(from)) => {
+                        fill_row(to, i * w, context.i64s.get(k), from, e * w, w, segments);
+                    }
+                    (InputBuffer::F32(to), Rows::F32(from)) => {
+                        fill_row(to, i * w, context.f32s.get(k), from, e * w, w, segments);
+                    }
+                    _ => return Err(Error::input("input types disagree with the catalog")),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `to[at..at + w]` = the context row, then the entry's `segments` from `from[src..]`.
+fn fill_row<T: Copy>(
+    to: &mut [T],
+    at: usize,
+    context: Option<&Vec<T>>,
+    from: &[T],
+    src: usize,
+    w: usize,
+    segments: &[(usize, usize)],
+) {
+    let Some(row) = to.get_mut(at..at + w) else { return };
+    if let Some(context) = context.filter(|c| c.len() == w) {
+        row.copy_from_slice(context);
+    }
+    for &(a, b) in segments {
+        if let (Some(dst), Some(s)) = (row.get_mut(a..b), from.get(src + a..src + b)) {
+            dst.copy_from_slice(s);
+        }
+    }
+}
+
+fn copy<T: Copy>(to: &mut [T], at: usize, from: &[T], src: usize, w: usize) {
+    if let (Some(dst), Some(s)) = (to.get_mut(at..at + w), from.get(src..src + w)) {
+        dst.copy_from_slice(s);
+    }
+}
+
+/// An id shortened for a message.
+fn truncate(id: &str) -> &str {
+    match id.char_indices().nth(64) {
+        Some((at, _)) => id.get(..at).unwrap_or(id),
+        None => id,
+    }
+}
