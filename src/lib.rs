@@ -52,13 +52,16 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use reloop_core::Error;
 use wasm_bindgen::prelude::*;
 
+pub mod catalog;
 pub(crate) mod error;
 pub(crate) mod lifetime;
 pub mod model;
 pub(crate) mod options;
 pub(crate) mod reader;
 pub mod session;
+pub(crate) mod tensors;
 
+pub use catalog::Catalog;
 pub use model::Model;
 pub use session::Session;
 
@@ -67,7 +70,13 @@ const TS_TYPES: &'static str = include_str!("types.d.ts");
 
 /// Once per instance, before any model or session: see [`lifetime::start`].
 pub(crate) fn start() {
-    lifetime::start(|| [(JsValue::from(Model::probe()), "Model"), (JsValue::from(Session::probe()), "Session")]);
+    lifetime::start(|| {
+        [
+            (JsValue::from(Model::probe()), "Model"),
+            (JsValue::from(Session::probe()), "Session"),
+            (JsValue::from(Catalog::probe()), "Catalog"),
+        ]
+    });
 }
 
 /// An `E_INVALID_INPUT` error.

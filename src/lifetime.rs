@@ -1,10 +1,11 @@
 //! Object lifetimes at the boundary: the module's one-time start-up, `free()`
 //! made final on both classes, and the table through which `new Session`
-//! finds the model of a JS `Model` without wasm-bindgen's uncoded class
-//! check.
+//! finds the model of a JS `Model` (and a method the catalog of a JS
+//! `Catalog`) without wasm-bindgen's uncoded class check.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
@@ -23,21 +24,49 @@ unsafe extern "C" {
 thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     /// The model behind each live JS `Model`, by its handle.
-    static MODELS: RefCell<ModelTable> = RefCell::new(ModelTable::default());
+    static MODELS: RefCell<Table<reloop_runtime::Model>> = RefCell::new(Table::default());
+    /// The catalog behind each live JS `Catalog`, by its handle.
+    static CATALOGS: RefCell<Table<SharedCatalog>> = RefCell::new(Table::default());
 }
+
+/// A catalog shared by its JS `Catalog` and the calls that read it.
+pub(crate) type SharedCatalog = Rc<RefCell<reloop_runtime::Catalog>>;
 
 /// The hidden getter through which [`lookup`] finds a model.
 pub(crate) const HANDLE_PROPERTY: &str = "__reloopHandle";
+/// The hidden getter through which [`lookup_catalog`] finds a catalog.
+pub(crate) const CATALOG_HANDLE_PROPERTY: &str = "__reloopCatalog";
 
-/// How `new Session(model)` reaches the Rust model of a JS `Model`: each
-/// `Model` gets a handle (its hidden `__reloopHandle` getter) when made and
-/// gives it up when freed. Safe code only: a forged handle finds some live
-/// model or none, never memory.
-#[derive(Default)]
-struct ModelTable {
+/// How a method reaches the Rust object behind a JS `Model` (or `Catalog`)
+/// passed to it: each object gets a handle (its hidden getter) when made
+/// and gives it up when freed. Safe code only: a forged handle finds some
+/// live object or none, never memory.
+struct Table<T> {
     /// The last handle given out; 0 is never one.
     last: u32,
-    live: HashMap<u32, reloop_runtime::Model>,
+    live: HashMap<u32, T>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table { last: 0, live: HashMap::new() }
+    }
+}
+
+impl<T: Clone> Table<T> {
+    fn register(&mut self, value: T) -> u32 {
+        // Wraps after 4 billion objects; a handle still in use is skipped.
+        let mut handle = self.last;
+        loop {
+            handle = handle.wrapping_add(1);
+            if handle != 0 && !self.live.contains_key(&handle) {
+                break;
+            }
+        }
+        self.last = handle;
+        self.live.insert(handle, value);
+        handle
+    }
 }
 
 /// Once per instance, before the first model: runs the static
@@ -72,20 +101,7 @@ pub(crate) fn start<const N: usize>(probes: impl FnOnce() -> [(JsValue, &'static
 
 /// Enters `model` in the table; returns its handle.
 pub(crate) fn register(model: &reloop_runtime::Model) -> u32 {
-    MODELS.with(|table| {
-        let mut table = table.borrow_mut();
-        // Wraps after 4 billion models; a handle still in use is skipped.
-        let mut handle = table.last;
-        loop {
-            handle = handle.wrapping_add(1);
-            if handle != 0 && !table.live.contains_key(&handle) {
-                break;
-            }
-        }
-        table.last = handle;
-        table.live.insert(handle, model.clone());
-        handle
-    })
+    MODELS.with(|table| table.borrow_mut().register(model.clone()))
 }
 
 /// Drops the table's entry of `handle` (a `Model` was freed or collected).
@@ -99,4 +115,35 @@ pub(crate) fn unregister(handle: u32) {
 /// The live model with `handle`, if any.
 pub(crate) fn lookup(handle: u32) -> Option<reloop_runtime::Model> {
     MODELS.with(|table| table.borrow().live.get(&handle).cloned())
+}
+
+/// Enters `catalog` in the catalog table; returns its handle.
+pub(crate) fn register_catalog(catalog: &SharedCatalog) -> u32 {
+    CATALOGS.with(|table| table.borrow_mut().register(catalog.clone()))
+}
+
+/// Drops the catalog table's entry of `handle`.
+pub(crate) fn unregister_catalog(handle: u32) {
+    if handle != 0 {
+        let _ = CATALOGS.try_with(|table| table.borrow_mut().live.remove(&handle));
+    }
+}
+
+/// The live catalog with `handle`, if any.
+pub(crate) fn lookup_catalog(handle: u32) -> Option<SharedCatalog> {
+    CATALOGS.with(|table| table.borrow().live.get(&handle).cloned())
+}
+
+/// The handle a JS object carries under `property` (a hidden getter), or
+/// `Err` with what it threw: a freed object's coded error, or anything a
+/// Proxy or forged getter throws (`None` inside).
+pub(crate) fn handle_of(value: &JsValue, property: &str) -> Result<Option<u32>, Option<JsValue>> {
+    if !value.is_object() {
+        return Ok(None);
+    }
+    let handle = Reflect::get(value, &JsValue::from_str(property)).map_err(|e| {
+        let coded = Reflect::get(&e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string());
+        coded.then_some(e)
+    })?;
+    Ok(handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX)).map(|h| h as u32))
 }

@@ -3,7 +3,6 @@
 
 use std::cell::OnceCell;
 
-use js_sys::Reflect;
 use reloop_core::Error;
 use wasm_bindgen::prelude::*;
 
@@ -155,17 +154,12 @@ impl Model {
             let got = js_type(value);
             to_js(&input(format!("model must be a Model from Model.bundled() or Model.fromOnnx(), got {got}")))
         };
-        if !value.is_object() {
-            return Err(not_a_model());
+        match lifetime::handle_of(value, HANDLE_PROPERTY) {
+            // On a freed Model the getter throws its coded "was freed" error.
+            Err(Some(coded)) => Err(coded),
+            Err(None) | Ok(None) => Err(not_a_model()),
+            Ok(Some(handle)) => lifetime::lookup(handle).ok_or_else(not_a_model),
         }
-        // On a freed Model the getter throws its coded "was freed" error;
-        // anything else thrown (a Proxy, a forged getter) is not a Model.
-        let handle = Reflect::get(value, &JsValue::from_str(HANDLE_PROPERTY)).map_err(|e| {
-            let coded = Reflect::get(&e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string());
-            if coded { e } else { not_a_model() }
-        })?;
-        let handle = handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX));
-        handle.and_then(|h| lifetime::lookup(h as u32)).ok_or_else(not_a_model)
     }
 }
 

@@ -23,9 +23,9 @@
 
 use std::fmt;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Uint8Array, Uint32Array};
 use reloop_core::Error;
-use reloop_runtime::{FieldValues, Model};
+use reloop_runtime::{Catalog, FieldValues, Model};
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -43,6 +43,8 @@ extern "C" {
         fields: &JsValue,
         max_batch: u32,
     ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn reloop_read_entries(entries: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
     fn reloop_read_item(item: &JsValue, context: &JsValue, fields: &JsValue) -> Result<JsValue, JsValue>;
 }
@@ -67,6 +69,12 @@ impl ItemReader {
         ItemReader { fields: fields.into(), max_batch, ..ItemReader::default() }
     }
 
+    /// A reader of `model`'s fields taking batches of up to `limit` items
+    /// (a catalog's `add`).
+    pub(crate) fn with_limit(model: &Model, limit: u32) -> ItemReader {
+        ItemReader { max_batch: limit, ..ItemReader::new(model) }
+    }
+
     /// Reads a batch for `score`: `items`, the optional `context` and `ids`.
     ///
     /// # Errors
@@ -74,6 +82,15 @@ impl ItemReader {
     pub(crate) fn batch(&mut self, items: &JsValue, context: &JsValue, ids: &JsValue) -> Result<(), Error> {
         let read = reloop_read_batch(items, context, ids, &self.fields, self.max_batch);
         self.parse(read)
+    }
+
+    /// Reads only the optional `context` and `ids` (catalog calls: the
+    /// items are the catalog's).
+    ///
+    /// # Errors
+    /// As [`ItemReader::batch`].
+    pub(crate) fn context(&mut self, context: &JsValue, ids: &JsValue) -> Result<(), Error> {
+        self.batch(&Array::new().into(), context, ids)
     }
 
     /// Reads one `item` (and the optional `context`) for `record`.
@@ -95,6 +112,26 @@ impl ItemReader {
         let parsed = BatchSeed { reader: self }.deserialize(&mut de).and_then(|()| de.end());
         parsed.map_err(|e| input(format!("reading the arguments: {e}")))
     }
+}
+
+/// Catalog entries (`scoreCatalog`, `indicesOf`): a `Uint32Array` or an
+/// array of indices, or an array of ids looked up in `catalog`.
+///
+/// # Errors
+/// `E_INVALID_INPUT` for anything else, or naming the first id not in the catalog.
+pub(crate) fn read_entries(value: &JsValue, catalog: &Catalog) -> Result<Vec<u32>, Error> {
+    let read = reloop_read_entries(value).map_err(|e| input(format!("reading the entries threw: {}", thrown(&e))))?;
+    if let Some(indices) = read.dyn_ref::<Uint32Array>() {
+        return Ok(indices.to_vec());
+    }
+    let Some(bytes) = read.dyn_ref::<Uint8Array>() else {
+        return Err(input(read.as_string().unwrap_or_else(|| "unreadable entries".into())));
+    };
+    let ids: Vec<String> =
+        serde_json::from_slice(&bytes.to_vec()).map_err(|e| input(format!("reading the entries: {e}")))?;
+    let mut out = Vec::new();
+    catalog.indices_of(&ids, &mut out)?;
+    Ok(out)
 }
 
 /// `[context, [item, ...], ids]` into the reader's buffers (reusing them).

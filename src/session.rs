@@ -5,12 +5,15 @@
 
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
 use reloop_core::{Error, ErrorKind, Prediction};
+use reloop_runtime::InputTensor;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{JsResult, coded, to_js};
 
+use crate::catalog::{Catalog, busy};
 use crate::model::Model;
-use crate::reader::ItemReader;
+use crate::reader::{ItemReader, read_entries};
+use crate::tensors::{self, TensorData};
 use crate::{bytes_arg, input, options};
 
 /// One user's (or page's) error memory over a shared model (JS class
@@ -171,6 +174,97 @@ impl Session {
         reader.item(&item, &context).map_err(|e| to_js(&e))?;
         let item = reader.items.first().ok_or_else(|| to_js(&input("item")))?;
         session.record(item, &reader.context, clicked).map_err(|e| to_js(&e))
+    }
+
+    /// Scores catalog entries (`entries`: a `Uint32Array` or an array of
+    /// indices, or an array of ids) with `context` read and encoded once:
+    /// the same scores as `score` on the items themselves. With `ids` (one
+    /// string per entry), each impression is remembered for
+    /// `recordImpression`.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` for a catalog that is not a live
+    /// `Catalog` of this session's model, an unknown id or index, a field neither an
+    /// entry nor the context gives, or as `score`. The session is unchanged then.
+    #[wasm_bindgen(js_name = scoreCatalog, unchecked_return_type = "Float32Array")]
+    pub fn score_catalog(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Catalog")] catalog: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[] | string[]")] entries: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        let shared = Catalog::lookup(&catalog)?;
+        let Session { session, reader, scores, .. } = self;
+        let session = session.as_mut().ok_or_else(not_set_up)?;
+        reader.context(&context, &ids).map_err(|e| to_js(&e))?;
+        let catalog = shared.try_borrow().map_err(|_| busy())?;
+        let entries = read_entries(&entries, &catalog).map_err(|e| to_js(&e))?;
+        let predictions = match &reader.ids {
+            Some(ids) => session.score_catalog_impressions(&catalog, &entries, &reader.context, ids),
+            None => session.score_catalog(&catalog, &entries, &reader.context),
+        }
+        .map_err(|e| to_js(&e))?;
+        scores.clear();
+        scores.extend(predictions.iter().map(|p| p.score));
+        Ok(float32(scores).into())
+    }
+
+    /// Records whether the user clicked catalog entry `entry` (an index or
+    /// an id), seen with `context`, as `record` does for the item itself.
+    ///
+    /// @throws {ReloopError} as `scoreCatalog` and `record`; the memory is unchanged then.
+    #[wasm_bindgen(js_name = recordCatalog)]
+    pub fn record_catalog(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Catalog")] catalog: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number | string")] entry: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+    ) -> JsResult<bool> {
+        let shared = Catalog::lookup(&catalog)?;
+        let Session { session, reader, .. } = self;
+        let session = session.as_mut().ok_or_else(not_set_up)?;
+        let clicked = clicked_arg(&clicked).map_err(|e| to_js(&e))?;
+        reader.context(&context, &JsValue::NULL).map_err(|e| to_js(&e))?;
+        let catalog = shared.try_borrow().map_err(|_| busy())?;
+        let entry = read_entries(&js_sys::Array::of1(&entry).into(), &catalog).map_err(|e| to_js(&e))?;
+        let entry = entry.first().copied().ok_or_else(|| to_js(&input("entry")))?;
+        session.record_catalog(&catalog, entry, &reader.context, clicked).map_err(|e| to_js(&e))
+    }
+
+    /// Scores input tensors you encoded yourself: `inputs` holds one typed
+    /// array per model input, by the spec's input names (`BigInt64Array`
+    /// for i64 inputs, `Float32Array` for f32), `rows × width` values each.
+    /// Every value is checked against what the spec's field for its column
+    /// can write. With `ids`, impressions are remembered as in `score`.
+    ///
+    /// @throws {ReloopError} `E_INVALID_INPUT` naming the input, row and column of a
+    /// value out of range, or a wrong type or length. The session is unchanged then.
+    #[wasm_bindgen(js_name = scoreTensors, unchecked_return_type = "Float32Array")]
+    pub fn score_tensors(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, BigInt64Array | Float32Array>")] inputs: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
+    ) -> JsResult<JsValue> {
+        let Session { session, reader, scores, .. } = self;
+        let session = session.as_mut().ok_or_else(not_set_up)?;
+        let (data, rows) = tensors::read(session.model(), &inputs).map_err(|e| to_js(&e))?;
+        reader.context(&JsValue::NULL, &ids).map_err(|e| to_js(&e))?;
+        let views: Vec<InputTensor<'_>> = data
+            .iter()
+            .map(|d| match d {
+                TensorData::I64(v) => InputTensor::I64(v),
+                TensorData::F32(v) => InputTensor::F32(v),
+            })
+            .collect();
+        let predictions = match &reader.ids {
+            Some(ids) => session.score_tensors_impressions(&views, rows, ids),
+            None => session.score_tensors(&views, rows),
+        }
+        .map_err(|e| to_js(&e))?;
+        scores.clear();
+        scores.extend(predictions.iter().map(|p| p.score));
+        Ok(float32(scores).into())
     }
 
     /// Records the outcome of an impression scored with ids. Each

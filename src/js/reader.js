@@ -193,3 +193,53 @@ export function reloop_read_item(item, context, fields) {
     return failed(e);
   }
 }
+
+/**
+ * Catalog entries for `scoreCatalog`/`indicesOf`: a Uint32Array (or any
+ * integer typed array) or an array of non-negative integers → a
+ * Uint32Array of indices; an array of strings → its UTF-8 JSON (ids, looked
+ * up by the caller). Returns a message on anything else.
+ */
+export function reloop_read_entries(entries) {
+  try {
+    if (entries instanceof Uint32Array) return entries;
+    if (ArrayBuffer.isView(entries) && !(entries instanceof DataView)) {
+      if (entries instanceof Float32Array || entries instanceof Float64Array) {
+        throw new Problem("entries must be integers (a Uint32Array or an array of indices or ids), got a float array");
+      }
+      const out = new Uint32Array(entries.length);
+      for (let i = 0; i < entries.length; i++) {
+        const v = entries[i];
+        if (v < 0 || v > 4294967295) throw new Problem(`entries[${i}] = ${v} is not a catalog index`);
+        out[i] = Number(v);
+      }
+      return out;
+    }
+    if (!Array.isArray(entries)) {
+      throw new Problem(`entries must be a Uint32Array or an array of indices or ids, got ${kind(entries)}`);
+    }
+    const n = lengthOf("entries", entries);
+    if (n === 0) return new Uint32Array(0);
+    const first = entries[0];
+    if (typeof first === "string") {
+      let text = "[";
+      for (let i = 0; i < n; i++) {
+        const id = entries[i];
+        if (typeof id !== "string") throw new Problem(`entries[${i}] must be a string like entries[0], got ${kind(id)}`);
+        text += (i === 0 ? "" : ",") + JSON.stringify(id);
+      }
+      return done(text + "]");
+    }
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = entries[i];
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967295) {
+        throw new Problem(`entries[${i}] must be a catalog index (an integer ≥ 0) like entries[0], got ${typeof v === "number" ? v : kind(v)}`);
+      }
+      out[i] = v;
+    }
+    return out;
+  } catch (e) {
+    return failed(e);
+  }
+}

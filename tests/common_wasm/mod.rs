@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use reloop_core::{Sketch, SketchConfig};
-use reloop_edge::{Model, Session};
+use reloop_edge::{Catalog, Model, Session};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -47,13 +47,15 @@ const same = (a, b) => a.length === b.length && Array.from(a).every((v, i) => Ob
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 "#;
 
+mod catalog;
+
 thread_local! {
-    static CLASSES: OnceCell<(JsValue, JsValue)> = const { OnceCell::new() };
+    static CLASSES: OnceCell<(JsValue, JsValue, JsValue)> = const { OnceCell::new() };
 }
 
-/// The generated JS classes `Model` and `Session`, reached through one
-/// instance of each made from Rust.
-fn classes() -> (JsValue, JsValue) {
+/// The generated JS classes `Model`, `Session` and `Catalog`, reached
+/// through one instance of each made from Rust.
+fn classes() -> (JsValue, JsValue, JsValue) {
     CLASSES.with(|cell| {
         cell.get_or_init(|| {
             let model = Model::bundled().unwrap_or_else(|e| panic!("bundled model: {}", describe(&e)));
@@ -63,20 +65,24 @@ fn classes() -> (JsValue, JsValue) {
             let session = JsValue::from(session);
             let m = Reflect::get(&model, &"constructor".into()).expect("Model class");
             let s = Reflect::get(&session, &"constructor".into()).expect("Session class");
-            (m, s)
+            let catalog = Catalog::new(&model, JsValue::UNDEFINED, JsValue::UNDEFINED)
+                .unwrap_or_else(|e| panic!("catalog: {}", describe(&e)));
+            let c = Reflect::get(&JsValue::from(catalog), &"constructor".into()).expect("Catalog class");
+            (m, s, c)
         })
         .clone()
     })
 }
 
-/// Runs a JS body with `Model`, `Session`, the bundled ONNX bytes `ONNX`
-/// and spec text `SPEC` in scope; its `return` value or what it threw.
+/// Runs a JS body with `Model`, `Session`, `Catalog`, the bundled ONNX
+/// bytes `ONNX` and spec text `SPEC` in scope; its `return` value or what
+/// it threw.
 fn run(body: &str) -> Result<JsValue, JsValue> {
-    let (model, session) = classes();
+    let (model, session, catalog) = classes();
     let onnx = Uint8Array::from(reloop_runtime::bundled::onnx());
     let spec = JsValue::from_str(reloop_runtime::bundled::spec_json());
-    let f = Function::new_with_args("Model, Session, ONNX, SPEC", &format!("{PRELUDE}\n{body}"));
-    let args = Array::of4(&model, &session, &onnx, &spec);
+    let f = Function::new_with_args("Model, Session, ONNX, SPEC, Catalog", &format!("{PRELUDE}\n{body}"));
+    let args = Array::of5(&model, &session, &onnx, &spec, &catalog);
     f.apply(&JsValue::NULL, &args)
 }
 

@@ -1,0 +1,132 @@
+//! The catalog path and caller-made tensors through the JS classes: the
+//! same scores as `score` on the objects, bit for bit, by indices, a
+//! `Uint32Array` or ids; every bad argument a coded error that leaves the
+//! session and the catalog as they were.
+
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use super::{code, number, ok, throws};
+
+#[wasm_bindgen_test]
+fn catalog_scores_equal_object_scores_and_record_alike() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const items = catalogue(40, 3);
+        delete items[5].year;             // from the context, then the spec's default
+        items[6].hour = 3;                // an item field over the context's
+        const ids = items.map((_, i) => "m" + i);
+        const catalog = new Catalog(model, items, ids);
+        if (catalog.size !== 40 || catalog.indexOf("m7") !== 7 || catalog.indexOf("nope") !== -1) throw new Error("index");
+        const a = new Session(model, { errorFilter: 0 }), b = new Session(model, { errorFilter: 0 });
+        for (let i = 0; i < 6; i++) { a.record(items[i], i % 2 === 0, CONTEXT); b.recordCatalog(catalog, i, i % 2 === 0, CONTEXT); }
+        b.recordCatalog(catalog, "m9", true, CONTEXT);
+        a.record(items[9], true, CONTEXT);
+        if (!same(a.save(), b.save())) throw new Error("recordCatalog learned unlike record");
+        const order = [7, 0, 39, 5, 6, 6, 12];
+        const want = a.score(order.map((i) => items[i]), CONTEXT);
+        if (!same(b.scoreCatalog(catalog, order, CONTEXT), want)) throw new Error("indices");
+        if (!same(b.scoreCatalog(catalog, Uint32Array.from(order), CONTEXT), want)) throw new Error("Uint32Array");
+        if (!same(b.scoreCatalog(catalog, order.map((i) => "m" + i), CONTEXT), want)) throw new Error("ids");
+        if (!same(b.scoreCatalog(catalog, catalog.indicesOf(order.map((i) => "m" + i)), CONTEXT), want)) throw new Error("indicesOf");
+        // Impressions by catalog call, recorded by id alone.
+        b.scoreCatalog(catalog, [1, 2], CONTEXT, ["x1", "x2"]);
+        a.score([items[1], items[2]], CONTEXT, ["x1", "x2"]);
+        a.recordImpression("x2", true); b.recordImpression("x2", true);
+        if (!same(a.save(), b.save())) throw new Error("impression of a catalog entry");
+        // Replaced in place, extended, cleared.
+        catalog.add([items[0], items[1]], ["m7", "new"]);
+        if (catalog.size !== 41 || catalog.indexOf("m7") !== 7 || catalog.indexOf("new") !== 40) throw new Error("add");
+        if (!same(b.scoreCatalog(catalog, ["m7", "new"], CONTEXT), b.score([items[0], items[1]], CONTEXT))) throw new Error("replaced");
+        catalog.clear();
+        if (catalog.size !== 0) throw new Error("clear");
+        return want.length;
+    "#);
+    assert_eq!(number(&out), 7.0);
+}
+
+#[wasm_bindgen_test]
+fn bad_catalog_calls_throw_coded_errors_and_change_nothing() {
+    let calls = [
+        "s.scoreCatalog(catalog, ['m1', 'nope'], CONTEXT)",
+        "s.scoreCatalog(catalog, [0, 99], CONTEXT)",
+        "s.scoreCatalog(catalog, [0.5], CONTEXT)",
+        "s.scoreCatalog(catalog, [-1], CONTEXT)",
+        "s.scoreCatalog(catalog, [0, 'm1'], CONTEXT)",
+        "s.scoreCatalog(catalog, new Float32Array([1]), CONTEXT)",
+        "s.scoreCatalog(catalog, 'm1', CONTEXT)",
+        "s.scoreCatalog(catalog, [0], { age: 3 })",
+        "s.scoreCatalog(catalog, [0], { ...CONTEXT, hour: NaN })",
+        "s.scoreCatalog(catalog, [0, 1], CONTEXT, ['only one'])",
+        "s.scoreCatalog({ __reloopCatalog: 1 }, [0], CONTEXT)",
+        "s.scoreCatalog(model, [0], CONTEXT)",
+        "s.scoreCatalog(null, [0], CONTEXT)",
+        "s.scoreCatalog(other, [0], CONTEXT)",
+        "s.scoreCatalog(new Proxy({}, { get() { throw new Error('trap'); } }), [0], CONTEXT)",
+        "s.recordCatalog(catalog, 'nope', true, CONTEXT)",
+        "s.recordCatalog(catalog, 0, 'yes', CONTEXT)",
+        "s.recordCatalog(catalog, 0, true, { age: 3 })",
+        "catalog.add(catalogue(2, 1), ['a'])",
+        "catalog.add(catalogue(2, 1), ['a', 'a'])",
+        "catalog.add(catalogue(2, 1), ['a', ''])",
+        "catalog.add(catalogue(2, 1))",
+        "catalog.add([{ itemId: 1, genres: 'x', year: 'old' }], ['bad'])",
+        "catalog.indicesOf(['m1', 'nope'])",
+        "new Catalog({}, [], [])",
+        "s.scoreTensors({ ids: new BigInt64Array(9).fill(1n), genres: new Float32Array(20) })",
+        "s.scoreTensors({ ids: new BigInt64Array(9).fill(100000n), genres: new Float32Array(20) })",
+        "s.scoreTensors({ ids: new Float32Array(9), genres: new Float32Array(20) })",
+        "s.scoreTensors({ ids: new BigInt64Array(18).fill(1n), genres: new Float32Array(20) })",
+        "s.scoreTensors({ ids: new BigInt64Array(9).fill(1n), genres: new Float32Array(20).fill(NaN) })",
+        "s.scoreTensors(null)",
+    ];
+    for call in calls {
+        let e = throws(&format!(
+            r#"
+            const model = Model.bundled();
+            const other = new Catalog(Model.fromOnnx(ONNX, SPEC.replace('"maxBatch":1000', '"maxBatch":999')), catalogue(3, 1), ["m0", "m1", "m2"]);
+            const items = catalogue(3, 1);
+            const catalog = new Catalog(model, items, ["m0", "m1", "m2"]);
+            const s = new Session(model, {{ errorFilter: 0 }});
+            s.recordCatalog(catalog, 1, true, CONTEXT);
+            const saved = s.save(), before = s.scoreCatalog(catalog, [0, 1, 2], CONTEXT);
+            try {{ {call}; }} catch (e) {{
+              if (!same(s.save(), saved)) throw new Error("the memory changed");
+              if (!same(s.scoreCatalog(catalog, [0, 1, 2], CONTEXT), before)) throw new Error("scores changed");
+              if (catalog.size !== 3 || catalog.indexOf("a") !== -1) throw new Error("the catalog changed");
+              throw e;
+            }}
+            "#
+        ));
+        assert_eq!(code(&e), "E_INVALID_INPUT", "{call}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn tensors_score_like_objects_and_a_freed_catalog_is_refused() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const spec = JSON.parse(SPEC);
+        const items = catalogue(5, 8);
+        // The spec's encoding in JS (as a caller with its own encoder would).
+        const idx = (f, v) => {
+          const s = spec.fields[f];
+          if (s.kind === "categorical") return s.vocabulary[String(v)] ?? s.oovIndex;
+          return s.offset + s.boundaries.filter((b) => b <= v).length;
+        };
+        const cols = spec.inputs[0].columns;
+        const ids = new BigInt64Array(items.length * cols.length);
+        const genres = new Float32Array(items.length * 20);
+        items.forEach((it, i) => {
+          const row = { ...CONTEXT, ...it };
+          cols.forEach((c, j) => { ids[i * cols.length + j] = BigInt(idx(c, row[c])); });
+          for (const g of it.genres) genres[i * 20 + spec.fields.genres.vocabulary[g]] += 1 / it.genres.length;
+        });
+        const s = new Session(model);
+        if (!same(s.scoreTensors({ ids, genres }), s.score(items, CONTEXT))) throw new Error("tensors differ");
+        const catalog = new Catalog(model, items, items.map((_, i) => "i" + i));
+        catalog.free();
+        try { s.scoreCatalog(catalog, [0], CONTEXT); } catch (e) { return e.code; }
+        throw new Error("a freed catalog was used");
+    "#);
+    assert_eq!(out.as_string().as_deref(), Some("E_INVALID_INPUT"));
+}
