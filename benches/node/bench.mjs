@@ -163,6 +163,11 @@ const feeds = {
   genres: new ort.Tensor("float32", enc.genres.data, enc.genres.dims),
 };
 const session = new api.Session(model);
+// The catalog path: the same 100 items registered once, scored by index
+// (a Uint32Array) and by id (strings), with only the context read per call.
+const catalogIds = items.map((_, i) => "item" + i);
+const catalog = new api.Catalog(model, items, catalogIds);
+const entries = Uint32Array.from(items.keys());
 
 // Same model, same batch: the base probabilities must agree.
 const detail = session.scoreDetailed(items, context);
@@ -172,6 +177,9 @@ let maxDiff = 0;
 for (let i = 0; i < N; i++) maxDiff = Math.max(maxDiff, Math.abs(ortProb[i] - detail.base[i]));
 console.log(`max |p_ort − p_base| over the batch: ${maxDiff.toExponential(2)}`);
 if (!(maxDiff < 1e-4)) throw new Error("ORT and reloop-edge disagree: the benchmark would compare different work");
+if (!session.scoreCatalog(catalog, entries, context).every((v, i) => v === detail.scores[i])) {
+  throw new Error("scoreCatalog and score disagree");
+}
 
 // A memory with some evidence, so score() really reads and corrects.
 catalogue(200, 9).forEach((it, i) => session.record(it, i % 3 === 0, context));
@@ -188,8 +196,10 @@ if (pkgDirB) {
 
 // The compared calls run interleaved (one of each per round, the order
 // rotating), so a slow phase of the machine hits all of them alike.
-const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden } = await timeInterleaved({
+const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden, byIndex, byId } = await timeInterleaved({
   reloop: () => session.score(items, context),
+  byIndex: () => session.scoreCatalog(catalog, entries, context),
+  byId: () => session.scoreCatalog(catalog, catalogIds, context),
   // The key vectors on request: what copying n × d floats out costs.
   detailed: () => session.scoreDetailed(items, context),
   detailedHidden: () => session.scoreDetailed(items, context, null, { hidden: true }),
@@ -247,6 +257,9 @@ if (reloopB) {
   console.log(`| B (${path.basename(path.dirname(pkgDirB))}/${path.basename(pkgDirB)}) score / run, p50 | ${ms(reloopB.p50)} ms | ${ms(ortRun.p50)} ms | ${(reloopB.p50 / ortRun.p50).toFixed(2)} |`);
   console.log(`| A / B score, p50 (p99) | ${(reloop.p50 / reloopB.p50).toFixed(3)} (${(reloop.p99 / reloopB.p99).toFixed(3)}) | | |`);
 }
+console.log(`| scoreCatalog by index (Uint32Array) / run, p50 | ${ms(byIndex.p50)} ms | ${ms(ortRun.p50)} ms | ${(byIndex.p50 / ortRun.p50).toFixed(2)} |`);
+console.log(`| scoreCatalog by index / run, p99 | ${ms(byIndex.p99)} ms | ${ms(ortRun.p99)} ms | ${(byIndex.p99 / ortRun.p99).toFixed(2)} |`);
+console.log(`| scoreCatalog by id (strings) / run, p50 | ${ms(byId.p50)} ms | ${ms(ortRun.p50)} ms | ${(byId.p50 / ortRun.p50).toFixed(2)} |`);
 console.log(`| score / run, p99 | ${ms(reloop.p99)} ms | ${ms(ortRun.p99)} ms | ${(reloop.p99 / ortRun.p99).toFixed(2)} |`);
 console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms | ${(reloop.mean / ortRun.mean).toFixed(2)} |`);
 console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);

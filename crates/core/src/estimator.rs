@@ -32,7 +32,7 @@
 
 use crate::error::{Error, Result};
 use crate::prob::{clip, logit, sigmoid};
-use crate::sketch::Readout;
+use crate::sketch::{MAX_ARRAYS, Readout};
 
 /// Largest accepted `λ`.
 pub const MAX_LAMBDA: f32 = 100.0;
@@ -178,15 +178,87 @@ impl Estimator {
     /// its `pool` is above 0, the intent estimator uses all of it; the paper
     /// estimator ignores it.
     pub fn apply_with(&self, y_base: f32, readouts: &[Readout], level: Option<&MemoryLevel>) -> Prediction {
+        self.apply_inner(y_base, readouts, level, &mut |_, r| self.residual_of(r))
+    }
+
+    /// [`Estimator::apply_with`] for one row of a batch: `buckets[i]` is the
+    /// bucket `readouts[i]` came from ([`crate::Sketch::read_indexed`]), and
+    /// `cache` keeps what is computed per bucket across the rows of the
+    /// batch (clear it whenever the memory changes). Gives exactly the
+    /// prediction of [`Estimator::apply_with`].
+    pub fn apply_batched(
+        &self,
+        y_base: f32,
+        readouts: &[Readout],
+        buckets: &[usize],
+        level: Option<&MemoryLevel>,
+        cache: &mut ResidualCache,
+    ) -> Prediction {
+        self.apply_inner(y_base, readouts, level, &mut |i, r| match buckets.get(i) {
+            Some(&b) => cache.get_or_insert(b, || self.residual_of(r)),
+            None => self.residual_of(r),
+        })
+    }
+
+    fn apply_inner(
+        &self,
+        y_base: f32,
+        readouts: &[Readout],
+        level: Option<&MemoryLevel>,
+        resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
+    ) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
         let score = match self {
             Estimator::Paper(p) => paper(p, yb, readouts),
-            Estimator::Residual(r) => residual(r, yb, readouts, level.map(|l| &l.whole).filter(|_| r.pool > 0.0)),
-            Estimator::Intent(r) => intent(r, yb, readouts, level),
+            Estimator::Residual(r) => {
+                residual(r, yb, readouts, level.map(|l| &l.whole).filter(|_| r.pool > 0.0), resid)
+            }
+            Estimator::Intent(r) => intent(r, yb, readouts, level, resid),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
+    }
+
+    /// A readout's smoothed residual `(n, c)` (the residual and intent
+    /// estimators; zeros for the paper's, which does not use it).
+    fn residual_of(&self, r: &Readout) -> (f64, f64) {
+        match self {
+            Estimator::Residual(p) | Estimator::Intent(p) => smoothed_residual(p, r),
+            Estimator::Paper(_) => (0.0, 0.0),
+        }
+    }
+}
+
+/// Per-bucket smoothed residuals within one batch
+/// ([`Estimator::apply_batched`]): the same bucket is read by many rows,
+/// and its two logarithms need computing once.
+#[derive(Clone, Debug, Default)]
+pub struct ResidualCache {
+    values: Vec<(f64, f64)>,
+    known: Vec<bool>,
+}
+
+impl ResidualCache {
+    /// Forgets everything (the memory changed, or a new batch starts), for
+    /// a memory of `buckets` buckets in all.
+    pub fn reset(&mut self, buckets: usize) {
+        self.known.clear();
+        self.known.resize(buckets, false);
+        self.values.resize(buckets, (0.0, 0.0));
+    }
+
+    fn get_or_insert(&mut self, bucket: usize, make: impl FnOnce() -> (f64, f64)) -> (f64, f64) {
+        match (self.known.get_mut(bucket), self.values.get_mut(bucket)) {
+            (Some(known), Some(value)) => {
+                if !*known {
+                    *value = make();
+                    *known = true;
+                }
+                *value
+            }
+            _ => make(),
+        }
     }
 }
 
@@ -194,7 +266,7 @@ fn paper(p: &PaperParams, yb: f64, readouts: &[Readout]) -> f64 {
     let mut ybar = 0.0;
     let mut ybase_bar = 0.0;
     let mut any = false;
-    for (a, r) in attention(readouts, p.tau) {
+    for (a, _, r) in attention(readouts, p.tau) {
         any = true;
         ybar += a * f64::from(r.sum_y) / f64::from(r.count);
         ybase_bar += a * f64::from(r.sum_base) / f64::from(r.count);
@@ -223,18 +295,23 @@ fn live(r: &Readout) -> bool {
     r.count > 0.0 && r.count.is_finite()
 }
 
-fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Readout>) -> f64 {
+fn residual(
+    p: &ResidualParams,
+    yb: f64,
+    readouts: &[Readout],
+    whole: Option<&Readout>,
+    resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
+) -> f64 {
     let n0 = f64::from(p.n0);
-    let resid = |r: &Readout| smoothed_residual(p, r);
     let pooled = whole.filter(|w| w.count > 0.0 && w.count.is_finite()).map(|w| {
-        let (n, c) = resid(w);
+        let (n, c) = smoothed_residual(p, w);
         n / (n + n0) * c
     });
     let mut corr = 0.0;
     let mut any = false;
-    for (a, r) in attention(readouts, p.tau) {
+    for (a, i, r) in attention(readouts, p.tau) {
         any = true;
-        let (n, c) = resid(r);
+        let (n, c) = resid(i, r);
         corr += a * match pooled {
             Some(g) => {
                 let m = f64::from(p.pool);
@@ -255,7 +332,13 @@ fn residual(p: &ResidualParams, yb: f64, readouts: &[Readout], whole: Option<&Re
 /// one direction count as one); then each of the `K` arrays reads
 /// `(n_k c_k + m g)/(n_k + m)` for a non-empty bucket (attention-weighted
 /// among them, with `m` = `pool`) and `g` for an empty one, averaged.
-fn intent(p: &ResidualParams, yb: f64, readouts: &[Readout], level: Option<&MemoryLevel>) -> f64 {
+fn intent(
+    p: &ResidualParams,
+    yb: f64,
+    readouts: &[Readout],
+    level: Option<&MemoryLevel>,
+    resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
+) -> f64 {
     let n0 = f64::from(p.n0);
     let m = f64::from(p.pool);
     let offset = level.filter(|l| live(&l.whole)).map_or(0.0, |l| {
@@ -269,22 +352,34 @@ fn intent(p: &ResidualParams, yb: f64, readouts: &[Readout], level: Option<&Memo
         return sigmoid(logit(yb) + f64::from(p.lambda) * offset);
     }
     let mut corr = (arrays - found) / arrays * offset;
-    for (a, r) in attention(readouts, p.tau) {
-        let (n, c) = smoothed_residual(p, r);
+    for (a, i, r) in attention(readouts, p.tau) {
+        let (n, c) = resid(i, r);
         let term = if n + m > 0.0 { (n * c + m * offset) / (n + m) } else { offset };
         corr += a * found / arrays * term;
     }
     sigmoid(logit(yb) + f64::from(p.lambda) * corr)
 }
 
-/// Softmax of `s_k / τ` over the non-empty readouts, paired with each.
-fn attention(readouts: &[Readout], tau: f32) -> impl Iterator<Item = (f64, &Readout)> {
+/// Softmax of `s_k / τ` over the non-empty readouts, paired with each and
+/// its position in `readouts`.
+fn attention(readouts: &[Readout], tau: f32) -> impl Iterator<Item = (f64, usize, &Readout)> {
     let tau = f64::from(tau);
-    let live = |r: &&Readout| live(r);
     let logit_of = move |r: &Readout| f64::from(r.share()) / tau;
-    let max = readouts.iter().filter(live).map(logit_of).fold(f64::NEG_INFINITY, f64::max);
-    let norm: f64 = readouts.iter().filter(live).map(|r| (logit_of(r) - max).exp()).sum();
-    readouts.iter().filter(live).map(move |r| ((logit_of(r) - max).exp() / norm, r))
+    let max = readouts.iter().filter(|r| live(r)).map(logit_of).fold(f64::NEG_INFINITY, f64::max);
+    // Each weight once (at most K readouts), then normalised.
+    let mut weights = [0f64; MAX_ARRAYS as usize];
+    let mut norm = 0.0;
+    for (w, r) in weights.iter_mut().zip(readouts) {
+        if live(r) {
+            *w = (logit_of(r) - max).exp();
+            norm += *w;
+        }
+    }
+    readouts
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| live(r))
+        .map(move |(i, r)| (weights.get(i).copied().unwrap_or(0.0) / norm, i, r))
 }
 
 fn check_range(name: &str, v: f32, lo: f32, hi: f32) -> Result<()> {

@@ -53,7 +53,7 @@ pub mod prob;
 pub mod sketch;
 
 pub use error::{Error, ErrorKind, Result};
-pub use estimator::{Estimator, PaperParams, Prediction, ResidualParams};
+pub use estimator::{Estimator, PaperParams, Prediction, ResidualCache, ResidualParams};
 pub use identity::ModelId;
 pub use memory::{Memory, MemoryConfig};
 pub use sketch::{Readout, Sketch, SketchConfig};

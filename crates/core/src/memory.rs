@@ -4,7 +4,7 @@
 //! produces `y_base` and `h` (the ONNX runtime, a test, the replay) drives it.
 
 use crate::error::{Error, Result};
-use crate::estimator::{Estimator, MemoryLevel, Prediction};
+use crate::estimator::{Estimator, MemoryLevel, Prediction, ResidualCache};
 use crate::identity::ModelId;
 use crate::sketch::{Readout, Sketch, SketchConfig, check_probability};
 
@@ -37,8 +37,11 @@ pub struct Memory {
     sketch: Sketch,
     estimator: Estimator,
     model_id: ModelId,
-    /// Scratch for readouts, reused across calls (at most `K`).
+    /// Scratch for readouts and their buckets, reused across calls (at most `K`).
     readouts: Vec<Readout>,
+    buckets: Vec<usize>,
+    /// Per-bucket residuals within one batch.
+    cache: ResidualCache,
 }
 
 impl Memory {
@@ -54,7 +57,7 @@ impl Memory {
 
     pub(crate) fn from_parts(sketch: Sketch, estimator: Estimator, model_id: ModelId) -> Self {
         let readouts = Vec::with_capacity(usize::from(sketch.config().arrays));
-        Memory { sketch, estimator, model_id, readouts }
+        Memory { sketch, estimator, model_id, readouts, buckets: Vec::new(), cache: ResidualCache::default() }
     }
 
     /// Scores one pair.
@@ -101,9 +104,18 @@ impl Memory {
         }
         out.reserve(y_base.len());
         let level = self.level();
+        self.cache.reset(self.sketch.config().bucket_count());
         for (i, (&yb, row)) in y_base.iter().zip(h.chunks_exact(d)).enumerate() {
-            match self.score_at(yb, row, &level) {
-                Ok(p) => out.push(p),
+            let read = check_probability("y_base", yb)
+                .and_then(|()| self.sketch.read_indexed(row, &mut self.readouts, &mut self.buckets));
+            match read {
+                Ok(()) => out.push(self.estimator.apply_batched(
+                    yb,
+                    &self.readouts,
+                    &self.buckets,
+                    Some(&level),
+                    &mut self.cache,
+                )),
                 Err(e) => {
                     out.clear();
                     return Err(e.with_context(format_args!("row {i}")));

@@ -322,6 +322,30 @@ impl Sketch {
         Ok(())
     }
 
+    /// As [`Sketch::read`], also filling `buckets` with each readout's
+    /// bucket (its index among all `K·2^L` buckets), in the same order:
+    /// a key for caching what is computed from a bucket within one batch.
+    ///
+    /// # Errors
+    /// As [`Sketch::read`].
+    pub fn read_indexed(&self, h: &[f32], out: &mut Vec<Readout>, buckets: &mut Vec<usize>) -> Result<()> {
+        out.clear();
+        buckets.clear();
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.hash(h, &mut index)?;
+        let inv = (1.0 / self.scale) as f32;
+        let total = (self.total / self.scale) as f32;
+        for &i in &index[..usize::from(self.config.arrays)] {
+            if let Some(b) = self.buckets.get(i) {
+                if b.count > 0.0 {
+                    out.push(Readout { count: b.count * inv, sum_y: b.sum_y * inv, sum_base: b.sum_base * inv, total });
+                    buckets.push(i);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The bucket `h` falls into in each array (`0..2^L`, array by array):
     /// which evidence it reads and where it would be written.
     ///
@@ -450,8 +474,10 @@ impl Sketch {
             8 => project_fixed::<8>(&self.planes, h, centre, &mut set),
             12 => project_fixed::<12>(&self.planes, h, centre, &mut set),
             16 => project_fixed::<16>(&self.planes, h, centre, &mut set),
+            20 => project_fixed::<20>(&self.planes, h, centre, &mut set),
             24 => project_fixed::<24>(&self.planes, h, centre, &mut set),
             32 => project_fixed::<32>(&self.planes, h, centre, &mut set),
+            48 => project_fixed::<48>(&self.planes, h, centre, &mut set),
             64 => project_fixed::<64>(&self.planes, h, centre, &mut set),
             _ => project_blocks(&self.planes, p, h, centre, &mut set),
         }

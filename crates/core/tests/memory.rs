@@ -16,22 +16,28 @@ fn session(estimator: Estimator) -> Memory {
     Memory::new(MemoryConfig { sketch, estimator }, ModelId::digest(&[b"m"]), None).expect("config")
 }
 
+/// A batch reuses what it computed per bucket across its rows: it must
+/// give exactly the rows' single scores, for every estimator.
 #[test]
 fn batch_scores_match_single_scores() {
-    let mut s = session(residual());
-    for i in 0..30 {
-        let h = [(i % 5) as f32 - 2.0, (i % 3) as f32 - 1.0];
-        s.record(0.3, &h, i % 2 == 0).expect("record");
-    }
-    let y_base = [0.1, 0.5, 0.9];
-    let h = [1.0, 0.5, -2.0, 0.0, 0.3, -0.7];
-    let mut out = Vec::new();
-    s.score(&y_base, &h, &mut out).expect("score");
-    assert_eq!(out.len(), 3);
-    for (i, p) in out.iter().enumerate() {
-        assert_eq!(*p, s.score_one(y_base[i], &h[i * 2..i * 2 + 2]).expect("one"));
-        assert_eq!(p.base, y_base[i]);
-        assert!((p.score - p.base - p.correction).abs() < 1e-7);
+    let pooled = Estimator::Residual(ResidualParams { pool: 4.0, ..ResidualParams::default() });
+    for estimator in [residual(), pooled, Estimator::default(), Estimator::Paper(PaperParams::default())] {
+        let mut s = session(estimator);
+        for i in 0..30 {
+            let h = [(i % 5) as f32 - 2.0, (i % 3) as f32 - 1.0];
+            s.record(0.3, &h, i % 2 == 0).expect("record");
+        }
+        // 40 rows over a few keys: many share buckets.
+        let y_base: Vec<f32> = (0..40).map(|i| 0.05 + 0.9 * (i as f32 / 40.0)).collect();
+        let h: Vec<f32> = (0..80).map(|j| ((j * 7 % 11) as f32 - 5.0) / 3.0).collect();
+        let mut out = Vec::new();
+        s.score(&y_base, &h, &mut out).expect("score");
+        assert_eq!(out.len(), 40);
+        for (i, p) in out.iter().enumerate() {
+            assert_eq!(*p, s.score_one(y_base[i], &h[i * 2..i * 2 + 2]).expect("one"), "{estimator:?} row {i}");
+            assert_eq!(p.base, y_base[i]);
+            assert!((p.score - p.base - p.correction).abs() < 1e-7);
+        }
     }
 }
 
