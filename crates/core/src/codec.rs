@@ -2,14 +2,14 @@
 //! model binding — as compact little-endian bytes, and a validating decoder
 //! for bytes from outside.
 //!
-//! Layout of versions 1 and 2 (offsets in bytes; each is a constant of
-//! [`offset`]); version 2 adds the intent estimator (kind 2), the layout is
-//! the same:
+//! Layout of versions 1 to 3 (offsets in bytes; each is a constant of
+//! [`offset`]); version 2 adds the intent estimator (kind 2) with the same
+//! layout; version 3 adds the impressions section after the buckets:
 //!
 //! | off | size | field |
 //! |----:|-----:|-------|
 //! |   0 |  4 | magic `RLEM` |
-//! |   4 |  2 | format version (2; 1 is still read) |
+//! |   4 |  2 | format version (3; 1 and 2 are still read) |
 //! |   6 |  1 | bits `L` (0..=16) |
 //! |   7 |  1 | arrays `K` (1..=64) |
 //! |   8 |  4 | dim `d` (1..=4096) |
@@ -30,10 +30,13 @@
 //! | 128 |  8 | stored sum of base predictions over the memory, f64 |
 //! | 136 |  4 | entries: buckets stored |
 //! | 140 |  … | dense: `K·2^L` × (count, sum_y, sum_base) f32; sparse: entries × (index u32, count, sum_y, sum_base f32) in increasing index |
+//! |   … |  2 | impressions `n`, u16 (version 3; at most [`MAX_SAVED_IMPRESSIONS`]) |
+//! |   … |  … | `n` × (id length u8 (1..=255), id UTF-8, `y_base` f32, `K` × bucket u16 below `2^L`), oldest first, ids unique |
 //! | end |  4 | CRC-32 (IEEE) of everything before it |
 //!
 //! Values are stored exactly (f32), so a loaded memory reads bit-identically
-//! to the one saved; the encoder picks the sparse layout when it is smaller,
+//! to the one saved, and a saved impression records exactly as it would
+//! have before saving; the encoder picks the sparse layout when it is smaller,
 //! which it is for a memory with few events. A per-session memory with
 //! `L = 4, K = 4` is at most 912 bytes.
 //!
@@ -45,15 +48,16 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimator::{Estimator, PaperParams, ResidualParams};
 use crate::identity::{MAX_ID_LEN, ModelId, fingerprint};
+use crate::impressions::{Impressions, MAX_SAVED_ID_BYTES, MAX_SAVED_IMPRESSIONS};
 use crate::memory::Memory;
 use crate::sketch::{Bucket, MAX_ARRAYS, MAX_BITS, MAX_DIM, RENORM_AT, Sketch, SketchConfig, StoredState};
 
 /// First four bytes of every saved memory.
 pub const MAGIC: [u8; 4] = *b"RLEM";
 /// The format version this build writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The format versions this build reads.
-pub const READ_VERSIONS: [u16; 2] = [1, 2];
+pub const READ_VERSIONS: [u16; 3] = [1, 2, 3];
 /// Bytes before the bucket payload.
 pub const HEADER_LEN: usize = offset::PAYLOAD;
 /// Bytes of the trailing CRC-32.
@@ -118,8 +122,16 @@ pub const DEFAULT_MAX_HEAP_BYTES: usize = 16 << 20;
 const DENSE_ENTRY: usize = 12;
 const SPARSE_ENTRY: usize = 16;
 
-/// Serialises a memory: buckets, config and model identity.
+/// Serialises a memory: buckets, config and model identity (no impressions).
 pub fn encode(memory: &Memory) -> Vec<u8> {
+    encode_with(memory, None, 0)
+}
+
+/// Serialises a memory with the `max` most recent of `impressions`
+/// (at most [`MAX_SAVED_IMPRESSIONS`]; ids longer than
+/// [`MAX_SAVED_ID_BYTES`] are left out), so that their outcomes can still be
+/// recorded after a restore.
+pub fn encode_with(memory: &Memory, impressions: Option<&Impressions>, max: usize) -> Vec<u8> {
     let sketch = memory.sketch();
     let config = sketch.config();
     let buckets = sketch.buckets();
@@ -178,9 +190,36 @@ pub fn encode(memory: &Memory) -> Vec<u8> {
         out.extend_from_slice(&b.sum_y.to_le_bytes());
         out.extend_from_slice(&b.sum_base.to_le_bytes());
     }
+    let arrays = usize::from(config.arrays);
+    let saved: Vec<(&str, f32, &[u16])> = impressions
+        .map(|imp| imp.recent(max.min(MAX_SAVED_IMPRESSIONS)))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(id, _, b)| !id.is_empty() && id.len() <= MAX_SAVED_ID_BYTES && b.len() == arrays)
+        .collect();
+    out.extend_from_slice(&(saved.len() as u16).to_le_bytes());
+    for (id, y, buckets) in saved {
+        out.push(id.len() as u8);
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&y.to_le_bytes());
+        for b in buckets {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
+    }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// One impression read from saved bytes: its id, `y_base` and bucket per array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedImpression {
+    /// The impression id.
+    pub id: String,
+    /// The model's probability when it was scored.
+    pub y_base: f32,
+    /// Its bucket in each array (`0..2^L`).
+    pub buckets: Vec<u16>,
 }
 
 /// What a saved memory says about itself, read from the header alone.
@@ -226,6 +265,22 @@ pub fn decode_with_limit(
     centre: Option<&[f32]>,
     max_heap_bytes: usize,
 ) -> Result<Memory> {
+    decode_with_impressions(bytes, model_id, centre, max_heap_bytes).map(|(memory, _)| memory)
+}
+
+/// [`decode_with_limit`], also returning the impressions the bytes carry
+/// (version 3; none for older versions), oldest first.
+///
+/// # Errors
+/// As [`decode`]; impressions that are malformed (a bad length, id, `y_base`
+/// or bucket, a repeated id, trailing bytes) are [`ErrorKind::CorruptData`]
+/// naming the field.
+pub fn decode_with_impressions(
+    bytes: &[u8],
+    model_id: &ModelId,
+    centre: Option<&[f32]>,
+    max_heap_bytes: usize,
+) -> Result<(Memory, Vec<SavedImpression>)> {
     let (header, body) = read_header(bytes)?;
     let need = Sketch::heap_bytes_for(&header.sketch, header.centre.is_some());
     if need > max_heap_bytes {
@@ -253,7 +308,7 @@ pub fn decode_with_limit(
     let mut sketch = Sketch::new(header.sketch, centre.map(<[f32]>::to_vec))
         .map_err(|e| e.with_kind(ErrorKind::CorruptData).with_context("config"))?;
     sketch.restore(buckets, body.state)?;
-    Ok(Memory::from_parts(sketch, header.estimator, header.model_id))
+    Ok((Memory::from_parts(sketch, header.estimator, header.model_id), body.impressions))
 }
 
 /// Reads and validates only the header (and checksum): what a caller needs
@@ -271,6 +326,7 @@ struct Body<'a> {
     sparse: bool,
     entries: usize,
     payload: &'a [u8],
+    impressions: Vec<SavedImpression>,
 }
 
 fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
@@ -405,17 +461,71 @@ fn read_header(bytes: &[u8]) -> Result<(SavedHeader, Body<'_>)> {
         return Err(Error::corrupt(format!("entries: {entries} does not fit {capacity} buckets")));
     }
     let entry = if sparse { SPARSE_ENTRY } else { DENSE_ENTRY };
-    let payload = content.get(offset::PAYLOAD..).unwrap_or(&[]);
-    if payload.len() != entries * entry {
+    let rest = content.get(offset::PAYLOAD..).unwrap_or(&[]);
+    let need = entries * entry;
+    let (payload, tail) = if version >= 3 && rest.len() >= need { rest.split_at(need) } else { (rest, &[][..]) };
+    if payload.len() != need || (version >= 3 && tail.is_empty()) {
         return Err(Error::corrupt(format!(
-            "payload: {} bytes where {entries} entries need {}",
-            payload.len(),
-            entries * entry
+            "payload: {} bytes where {entries} entries need {need}{}",
+            rest.len(),
+            if version >= 3 { " and the impressions section at least 2" } else { "" }
         )));
     }
+    let impressions = if version >= 3 { read_impressions(tail, &sketch)? } else { Vec::new() };
     let header = SavedHeader { sketch, estimator, model_id, centre, writes };
     let state = StoredState { writes, scale, total, sum_y, sum_base };
-    Ok((header, Body { state, sparse, entries, payload }))
+    Ok((header, Body { state, sparse, entries, payload, impressions }))
+}
+
+/// The impressions section of version 3 (see the table above).
+fn read_impressions(bytes: &[u8], config: &SketchConfig) -> Result<Vec<SavedImpression>> {
+    let r = Reader { bytes };
+    let n = usize::from(r.u16("impressions", 0)?);
+    if n > MAX_SAVED_IMPRESSIONS {
+        return Err(Error::corrupt(format!("impressions: {n} is more than {MAX_SAVED_IMPRESSIONS}")));
+    }
+    let arrays = usize::from(config.arrays);
+    let per_array = config.buckets_per_array();
+    // Each entry takes at least 1 + 1 + 4 + 2K bytes: checked before allocating.
+    if n.saturating_mul(6 + 2 * arrays) > bytes.len() {
+        return Err(Error::corrupt(format!("impressions: {n} do not fit in {} bytes", bytes.len())));
+    }
+    let mut out: Vec<SavedImpression> = Vec::with_capacity(n);
+    let mut seen = std::collections::HashSet::with_capacity(n);
+    let mut at = 2;
+    for i in 0..n {
+        let len = usize::from(r.u8("impressionIdLength", at)?);
+        if len == 0 {
+            return Err(Error::corrupt(format!("impressionIdLength: impression {i} has an empty id")));
+        }
+        let id = std::str::from_utf8(r.take("impressionId", at + 1, len)?)
+            .map_err(|_| Error::corrupt(format!("impressionId: impression {i} is not UTF-8")))?;
+        at += 1 + len;
+        let y_base = r.f32("impressionBase", at)?;
+        if !(0.0..=1.0).contains(&y_base) {
+            return Err(Error::corrupt(format!("impressionBase: impression {i} has y_base {y_base}")));
+        }
+        at += 4;
+        let mut buckets = Vec::with_capacity(arrays);
+        for k in 0..arrays {
+            let b = r.u16("impressionBucket", at)?;
+            if usize::from(b) >= per_array {
+                return Err(Error::corrupt(format!(
+                    "impressionBucket: impression {i} has bucket {b} in array {k}, not below {per_array}"
+                )));
+            }
+            buckets.push(b);
+            at += 2;
+        }
+        if !seen.insert(id) {
+            return Err(Error::corrupt(format!("impressionId: impression {i} repeats an id")));
+        }
+        out.push(SavedImpression { id: id.to_string(), y_base, buckets });
+    }
+    if at != bytes.len() {
+        return Err(Error::corrupt(format!("impressions: {} bytes after the last impression", bytes.len() - at)));
+    }
+    Ok(out)
 }
 
 fn read_buckets(config: &SketchConfig, body: &Body<'_>) -> Result<Vec<Bucket>> {

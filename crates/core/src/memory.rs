@@ -135,6 +135,24 @@ impl Memory {
         self.sketch.write(h, if clicked { 1.0 } else { 0.0 }, y_base)
     }
 
+    /// Records an outcome at the buckets an impression's key fell into
+    /// ([`Memory::buckets_of`]), exactly as [`Memory::record`] with its key.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] for buckets that do not fit the
+    /// memory or a bad `y_base`; the memory is unchanged.
+    pub fn record_buckets(&mut self, y_base: f32, buckets: &[u16], clicked: bool) -> Result<bool> {
+        self.sketch.write_buckets(buckets, if clicked { 1.0 } else { 0.0 }, y_base)
+    }
+
+    /// The bucket of each array (`0..2^L`) that key `h` falls into, in `out[..K]`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] for a bad `h` or a short `out`.
+    pub fn buckets_of(&self, h: &[f32], out: &mut [u16]) -> Result<()> {
+        self.sketch.buckets_of(h, out)
+    }
+
     /// Forgets everything recorded; config and model binding stay.
     pub fn reset(&mut self) {
         self.sketch.reset();

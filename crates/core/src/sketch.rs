@@ -279,8 +279,58 @@ impl Sketch {
         check_probability("y_base", y_base)?;
         let mut index = [0usize; MAX_ARRAYS as usize];
         self.hash(h, &mut index)?;
+        Ok(self.write_indices(&index, y, y_base))
+    }
+
+    /// As [`Sketch::write`], at the bucket of each array given directly
+    /// (`buckets[k]` in `0..2^L`, from [`Sketch::buckets_of`]): what
+    /// recording a remembered impression needs, without its key vector.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] unless there is one bucket per array, each
+    /// below `2^L`, and `y`/`y_base` lie in [0, 1]. Nothing is written then.
+    pub fn write_buckets(&mut self, buckets: &[u16], y: f32, y_base: f32) -> Result<bool> {
+        check_probability("y", y)?;
+        check_probability("y_base", y_base)?;
+        let arrays = usize::from(self.config.arrays);
+        let per_array = self.config.buckets_per_array();
+        if buckets.len() != arrays {
+            return Err(Error::input(format!("{} buckets given for {arrays} arrays", buckets.len())));
+        }
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        for (k, (slot, &b)) in index.iter_mut().zip(buckets).enumerate() {
+            if usize::from(b) >= per_array {
+                return Err(Error::input(format!("bucket {b} of array {k} is not below {per_array}")));
+            }
+            *slot = k * per_array + usize::from(b);
+        }
+        Ok(self.write_indices(&index, y, y_base))
+    }
+
+    /// Each array's bucket for `h` (`0..2^L`), written to `out[..K]`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `h` is bad or `out` is shorter than `K`.
+    pub fn buckets_of(&self, h: &[f32], out: &mut [u16]) -> Result<()> {
+        let arrays = usize::from(self.config.arrays);
+        let per_array = self.config.buckets_per_array();
+        if out.len() < arrays {
+            return Err(Error::input(format!("room for {} buckets, {arrays} arrays", out.len())));
+        }
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.hash(h, &mut index)?;
+        for (o, i) in out.iter_mut().zip(&index[..arrays]) {
+            // 2^L ≤ 65,536: the bucket fits a u16.
+            *o = u16::try_from(i % per_array).unwrap_or(u16::MAX);
+        }
+        Ok(())
+    }
+
+    /// Adds one sample at the absolute bucket indices `index[..K]`, unless
+    /// the error filter drops it.
+    fn write_indices(&mut self, index: &[usize; MAX_ARRAYS as usize], y: f32, y_base: f32) -> bool {
         if (y - y_base).abs() < self.config.error_filter {
-            return Ok(false);
+            return false;
         }
         self.scale *= self.growth;
         let w = self.scale as f32;
@@ -298,7 +348,7 @@ impl Sketch {
         if self.scale >= RENORM_AT {
             self.renormalise();
         }
-        Ok(true)
+        true
     }
 
     /// Fills `out` with the readout of every array whose bucket for `h` is

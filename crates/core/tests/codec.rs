@@ -5,7 +5,9 @@
 use proptest::prelude::*;
 use reloop_core::codec::offset;
 use reloop_core::codec::{self, FORMAT_VERSION, HEADER_LEN};
-use reloop_core::{ErrorKind, Estimator, Memory, MemoryConfig, ModelId, PaperParams, ResidualParams, SketchConfig};
+use reloop_core::{
+    ErrorKind, Estimator, Impressions, Memory, MemoryConfig, ModelId, PaperParams, ResidualParams, SketchConfig,
+};
 
 const GOLDEN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 
@@ -89,11 +91,12 @@ fn per_session_memory_saves_in_at_most_one_kilobyte() {
     let full = codec::encode(&s).len();
     eprintln!("L4 K4 d32: empty {empty} B, after 10k events {full} B");
     assert!(full <= 1024, "{full} bytes");
-    assert_eq!(empty, HEADER_LEN + 4, "an empty memory stores no buckets");
+    // The header, no buckets, an empty impressions section (2 bytes), the CRC.
+    assert_eq!(empty, HEADER_LEN + 2 + 4, "an empty memory stores no buckets");
     // Few events: the sparse layout is picked.
     let mut few = session(8, 4, 32, None, residual());
     fill(&mut few, 3);
-    assert!(codec::encode(&few).len() <= HEADER_LEN + 4 + 3 * 4 * 16);
+    assert!(codec::encode(&few).len() <= HEADER_LEN + 2 + 4 + 3 * 4 * 16);
 }
 
 #[test]
@@ -266,7 +269,21 @@ fn golden_intent() -> Memory {
     intent
 }
 
-/// The golden files pin format version 1 byte for byte. Regenerate only on a
+/// Version 3 adds impressions to the saved bytes: the intent memory with
+/// five of them (one recorded since, so four live; `max` keeps three).
+fn golden_impressions(memory: &Memory) -> Impressions {
+    let mut imp = Impressions::new(8, usize::from(memory.sketch().config().arrays));
+    let mut buckets = [0u16; 4];
+    for i in 0..5 {
+        memory.buckets_of(&key(i, 8), &mut buckets).expect("buckets");
+        imp.insert(&format!("page1:{i}"), 0.1 + 0.15 * i as f32, &buckets);
+    }
+    let slot = imp.find("page1:2").expect("live");
+    imp.remove(slot);
+    imp
+}
+
+/// The golden files pin the current format byte for byte. Regenerate only on a
 /// deliberate format change (with a version bump):
 /// `RELOOP_UPDATE_GOLDEN=1 cargo test --test codec golden`.
 #[test]
@@ -285,6 +302,58 @@ fn golden_files_pin_the_format() {
         let mut back = restore(&golden, 8).expect("golden decodes");
         assert_eq!(probe_scores(&mut back), probe_scores(&mut s), "{name}");
     }
+    let intent = golden_intent();
+    let path = format!("{GOLDEN_DIR}/memory-v{FORMAT_VERSION}-impressions.bin");
+    let bytes = codec::encode_with(&intent, Some(&golden_impressions(&intent)), 3);
+    if update {
+        std::fs::write(&path, &bytes).expect("write golden");
+    }
+    let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(bytes, golden, "impressions: encoder output changed; bump FORMAT_VERSION for a format change");
+    let (_, carried) =
+        codec::decode_with_impressions(&golden, &model_id(), Some(&mu(8)), codec::DEFAULT_MAX_HEAP_BYTES)
+            .expect("decodes");
+    let ids: Vec<&str> = carried.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["page1:1", "page1:3", "page1:4"], "the three most recent live impressions, oldest first");
+    assert_eq!(carried[2].y_base, 0.1 + 0.15 * 4.0);
+}
+
+/// A saved impression records exactly what recording it before the save
+/// would have, with no key vector.
+#[test]
+fn saved_impressions_record_as_before_the_save() {
+    let mut a = golden_intent();
+    let imp = golden_impressions(&a);
+    let bytes = codec::encode_with(&a, Some(&imp), 64);
+    let (mut b, carried) =
+        codec::decode_with_impressions(&bytes, &model_id(), Some(&mu(8)), codec::DEFAULT_MAX_HEAP_BYTES)
+            .expect("decodes");
+    assert_eq!(carried.len(), 4);
+    for (i, c) in carried.iter().enumerate() {
+        let (y, buckets) = imp.get(imp.find(&c.id).expect("live"));
+        assert_eq!((c.y_base, c.buckets.as_slice()), (y, buckets));
+        let clicked = i % 2 == 0;
+        let want = a.record(y, &key(c.id[6..].parse().expect("index"), 8), clicked).expect("record");
+        assert_eq!(b.record_buckets(c.y_base, &c.buckets, clicked).expect("record_buckets"), want);
+    }
+    assert_eq!(codec::encode(&a), codec::encode(&b));
+    // Every truncation and bit flip of the impressions section is refused.
+    let start = bytes.len() - 4 - (2 + 4 * (1 + 7 + 4 + 8));
+    for cut in start..bytes.len() - 4 {
+        let mut t = bytes[..cut].to_vec();
+        t.extend_from_slice(&[0; 4]);
+        reseal(&mut t);
+        assert!(restore(&t, 8).is_err(), "cut at {cut}");
+    }
+    let mut repeated = bytes.clone();
+    let second = start + 2 + (1 + 7 + 4 + 8);
+    repeated[second + 1..second + 8].copy_from_slice(b"page1:0");
+    reseal(&mut repeated);
+    assert!(restore(&repeated, 8).unwrap_err().message().contains("repeats"));
+    let mut bucket = bytes.clone();
+    bucket[start + 2 + 1 + 7 + 4..start + 2 + 1 + 7 + 4 + 2].copy_from_slice(&40u16.to_le_bytes());
+    reseal(&mut bucket);
+    assert!(restore(&bucket, 8).unwrap_err().message().contains("impressionBucket"));
 }
 
 /// Older versions still read: the version 1 golden files decode into the
@@ -299,12 +368,33 @@ fn version_1_golden_files_still_read() {
         assert_eq!(probe_scores(&mut back), probe_scores(&mut s), "{name}");
         assert_eq!(codec::encode(&back), codec::encode(&s), "{name}: re-encoded as version {FORMAT_VERSION}");
     }
-    // The intent estimator did not exist in version 1.
+    // The intent estimator did not exist in version 1 (nor impressions).
     let mut v1 = codec::encode(&golden_intent());
+    let at = v1.len() - 6;
+    v1.drain(at..at + 2);
     v1[offset::VERSION..offset::VERSION + 2].copy_from_slice(&1u16.to_le_bytes());
     reseal(&mut v1);
     let e = restore(&v1, 8).expect_err("kind 2 in version 1");
     assert!(e.message().contains("estimator"), "{e}");
+}
+
+/// Version 2 files (no impressions section) still read, and re-encode as
+/// the current version with none.
+#[test]
+fn version_2_golden_files_still_read() {
+    let mut sessions = golden_sessions();
+    sessions.push(("intent", golden_intent()));
+    for (name, mut s) in sessions {
+        let path = format!("{GOLDEN_DIR}/memory-v2-{name}.bin");
+        let v2 = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(v2[offset::VERSION..offset::VERSION + 2], 2u16.to_le_bytes());
+        let (mut back, carried) =
+            codec::decode_with_impressions(&v2, &model_id(), Some(&mu(8)), codec::DEFAULT_MAX_HEAP_BYTES)
+                .expect("a version 2 memory decodes");
+        assert!(carried.is_empty());
+        assert_eq!(probe_scores(&mut back), probe_scores(&mut s), "{name}");
+        assert_eq!(codec::encode(&back), codec::encode(&s), "{name}: re-encoded as version {FORMAT_VERSION}");
+    }
 }
 
 proptest! {

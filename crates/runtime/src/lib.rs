@@ -46,7 +46,6 @@
 pub mod bundled;
 pub mod catalog;
 pub mod encoder;
-mod impressions;
 pub mod indices;
 pub mod inspect;
 pub mod item;
@@ -60,10 +59,12 @@ pub mod tensors;
 mod workspace;
 
 pub use catalog::Catalog;
-pub use impressions::{DEFAULT_IMPRESSIONS, MAX_IMPRESSIONS};
 pub use item::{FieldValues, Fields, Item};
 pub use model::{Model, ModelOutput};
 pub use options::{EstimatorKind, OnModelMismatch, Resolved, SessionOptions};
+pub use reloop_core::impressions::{
+    DEFAULT_IMPRESSIONS, DEFAULT_SAVED_IMPRESSIONS, MAX_IMPRESSIONS, MAX_SAVED_IMPRESSIONS,
+};
 pub use session::{Restored, Session};
 pub use spec::ModelSpec;
 pub use tensors::InputTensor;

@@ -39,8 +39,11 @@ use reloop_core::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::impressions::{DEFAULT_IMPRESSIONS, MAX_IMPRESSIONS};
 use crate::model::Model;
+use reloop_core::codec::SavedImpression;
+use reloop_core::impressions::{
+    DEFAULT_IMPRESSIONS, DEFAULT_SAVED_IMPRESSIONS, MAX_IMPRESSIONS, MAX_SAVED_IMPRESSIONS,
+};
 
 /// Which estimator turns the memory's readouts into a corrected score.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +160,11 @@ pub struct SessionOptions {
     /// `recordImpression`, 0..=65536 (default 256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impressions: Option<u32>,
+    /// How many of the most recent impressions `save()` keeps in the saved
+    /// bytes, so `recordImpression` works after a restore with no model run,
+    /// 0..=1024 (default 64; each costs 5 + id length + 2·arrays bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_impressions: Option<u32>,
     /// A saved memory written under another model (or another bits, arrays,
     /// seed, errorFilter or halfLife than given here): "reset" (default)
     /// starts a fresh memory and sets `session.restoreError`; "error" throws
@@ -186,6 +194,11 @@ pub struct Resolved {
     pub memory: Memory,
     /// Recent impressions kept for recording by id.
     pub impressions: usize,
+    /// How many of them `save()` keeps.
+    pub saved_impressions: usize,
+    /// The impressions the saved bytes carried, oldest first (none for a
+    /// fresh or discarded memory).
+    pub restored_impressions: Vec<SavedImpression>,
     /// The mismatch policy in force.
     pub on_model_mismatch: OnModelMismatch,
     /// Why the saved memory was not restored (`onModelMismatch: "reset"`).
@@ -230,6 +243,12 @@ impl SessionOptions {
                 "options.impressions must be in 0..={MAX_IMPRESSIONS}, got {impressions}"
             )));
         }
+        let saved_impressions = self.saved_impressions.map_or(DEFAULT_SAVED_IMPRESSIONS, |n| n as usize);
+        if saved_impressions > MAX_SAVED_IMPRESSIONS {
+            return Err(Error::config(format!(
+                "options.savedImpressions must be in 0..={MAX_SAVED_IMPRESSIONS}, got {saved_impressions}"
+            )));
+        }
         let on_model_mismatch = self.on_model_mismatch.unwrap_or_default();
         let mut discarded = None;
         let restored = match saved {
@@ -243,20 +262,21 @@ impl SessionOptions {
                 Err(e) => return Err(e),
             },
         };
-        let memory = match restored {
-            Some(mut memory) => {
+        let (memory, restored_impressions) = match restored {
+            Some((mut memory, carried)) => {
                 let estimator = self.estimator_over(*memory.estimator())?;
                 memory.set_estimator(estimator)?;
-                memory
+                (memory, carried)
             }
-            None => Memory::new(self.fresh_config(model)?, *model.id(), model.mu().map(<[f32]>::to_vec))?,
+            None => (Memory::new(self.fresh_config(model)?, *model.id(), model.mu().map(<[f32]>::to_vec))?, Vec::new()),
         };
-        Ok(Resolved { memory, impressions, on_model_mismatch, discarded })
+        Ok(Resolved { memory, impressions, saved_impressions, restored_impressions, on_model_mismatch, discarded })
     }
 
     /// The options that give a memory `config` (a session's, or one a replay
     /// tuned): every memory key and every key of its estimator, set.
-    /// `impressions` and `onModelMismatch` are left out (session settings).
+    /// `impressions`, `savedImpressions` and `onModelMismatch` are left out
+    /// (session settings).
     pub fn of(config: &MemoryConfig) -> SessionOptions {
         let sketch = &config.sketch;
         let mut options = SessionOptions {
@@ -287,9 +307,11 @@ impl SessionOptions {
         options
     }
 
-    /// The saved memory, if it belongs to this model and fits these options.
-    fn restore(&self, model: &Model, bytes: &[u8]) -> Result<Memory> {
-        let memory = codec::decode(bytes, model.id(), model.mu())?;
+    /// The saved memory and its impressions, if it belongs to this model
+    /// and fits these options.
+    fn restore(&self, model: &Model, bytes: &[u8]) -> Result<(Memory, Vec<SavedImpression>)> {
+        let (memory, carried) =
+            codec::decode_with_impressions(bytes, model.id(), model.mu(), codec::DEFAULT_MAX_HEAP_BYTES)?;
         let saved = memory.sketch().config();
         if saved.dim as usize != model.hidden_dim() {
             return Err(Error::new(
@@ -303,7 +325,7 @@ impl SessionOptions {
         }
         match self.layout_conflict(saved) {
             Some(why) => Err(Error::new(ErrorKind::ModelMismatch, why)),
-            None => Ok(memory),
+            None => Ok((memory, carried)),
         }
     }
 

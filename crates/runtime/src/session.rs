@@ -24,10 +24,9 @@
 //! # let _ = (scores, token); Ok(()) }
 //! ```
 
-use reloop_core::{Error, ErrorKind, Memory, Prediction, Result, codec};
+use reloop_core::{Error, ErrorKind, Impressions, Memory, Prediction, Result, codec};
 
 use crate::catalog::Catalog;
-use crate::impressions::Impressions;
 use crate::item::Fields;
 use crate::model::{Model, ModelOutput};
 use crate::options::{OnModelMismatch, Resolved, SessionOptions};
@@ -50,6 +49,7 @@ pub struct Session {
     model: Model,
     memory: Memory,
     impressions: Impressions,
+    saved_impressions: usize,
     on_model_mismatch: OnModelMismatch,
     /// Reused per call.
     out: ModelOutput,
@@ -78,11 +78,17 @@ impl Session {
     }
 
     fn from_resolved(model: &Model, resolved: Resolved) -> Restored {
-        let Resolved { memory, impressions, on_model_mismatch, discarded } = resolved;
+        let Resolved { memory, impressions, saved_impressions, restored_impressions, on_model_mismatch, discarded } =
+            resolved;
+        let mut store = Impressions::new(impressions, usize::from(memory.sketch().config().arrays));
+        for saved in &restored_impressions {
+            store.insert(&saved.id, saved.y_base, &saved.buckets);
+        }
         let session = Session {
             model: model.clone(),
             memory,
-            impressions: Impressions::new(impressions, model.hidden_dim()),
+            impressions: store,
+            saved_impressions,
             on_model_mismatch,
             out: ModelOutput::default(),
             predictions: Vec::new(),
@@ -202,11 +208,17 @@ impl Session {
         Ok(())
     }
 
-    /// Remembers the last scored batch's rows under `ids` (checked).
+    /// Remembers the last scored batch's rows under `ids` (checked): each
+    /// row's `y_base` and the bucket its key falls into in each array.
     fn remember<S: AsRef<str>>(&mut self, ids: &[S]) {
+        let mut buckets = [0u16; reloop_core::sketch::MAX_ARRAYS as usize];
+        let arrays = usize::from(self.memory.sketch().config().arrays);
         for (row, id) in ids.iter().enumerate() {
             if let (Some(&y), Some(h)) = (self.out.y_base().get(row), self.out.hidden_row(row)) {
-                self.impressions.insert(id.as_ref(), y, h);
+                // The key was hashed when the row was scored; it cannot fail here.
+                if self.memory.buckets_of(h, &mut buckets).is_ok() {
+                    self.impressions.insert(id.as_ref(), y, buckets.get(..arrays).unwrap_or(&[]));
+                }
             }
         }
     }
@@ -261,8 +273,8 @@ impl Session {
                 ),
             ));
         };
-        let (y, h) = self.impressions.get(slot);
-        let stored = self.memory.record(y, h, clicked)?;
+        let (y, buckets) = self.impressions.get(slot);
+        let stored = self.memory.record_buckets(y, buckets, clicked)?;
         self.impressions.remove(slot);
         Ok(stored)
     }
@@ -273,15 +285,19 @@ impl Session {
         self.impressions.clear();
     }
 
-    /// The saved-memory bytes of this session ([`codec::encode`]).
+    /// The saved-memory bytes of this session ([`codec::encode_with`]):
+    /// the memory and the most recent `savedImpressions` impressions, so
+    /// [`Session::record_impression`] works on a restored session with no
+    /// model run.
     pub fn save(&self) -> Vec<u8> {
-        codec::encode(&self.memory)
+        codec::encode_with(&self.memory, Some(&self.impressions), self.saved_impressions)
     }
 
     /// The options this session runs with, every key that applies set.
     pub fn options(&self) -> SessionOptions {
         SessionOptions {
             impressions: Some(u32::try_from(self.impressions.capacity()).unwrap_or(u32::MAX)),
+            saved_impressions: Some(u32::try_from(self.saved_impressions).unwrap_or(u32::MAX)),
             on_model_mismatch: Some(self.on_model_mismatch),
             ..SessionOptions::of(&self.memory.config())
         }
