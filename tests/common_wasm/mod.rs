@@ -386,7 +386,7 @@ fn bad_saved_memories_and_options_are_refused_with_their_codes() {
         // CRC-32 (IEEE) to forge a well-formed header with another version.
         const crc32 = (b) => { let c = ~0; for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xEDB88320 & -(c & 1)); } return ~c >>> 0; };
         const reversion = () => {
-          const b = bytes.slice(); b[4] = 3; b[5] = 0; // a version this build does not read
+          const b = bytes.slice(); b[4] = 200; b[5] = 0; // a version this build does not read
           new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
           return b;
         };
