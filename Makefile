@@ -68,7 +68,8 @@ wasm-tools:
 	bash scripts/install-wasm-tools.sh
 
 # The npm package in pkg/ (release wasm with LTO, wasm-bindgen --target web,
-# wasm-opt), its size budget (1.9 MB gzip) and a Node smoke test of both inits.
+# wasm-opt; two builds: simd128 and relaxed SIMD), the size budget (2.2 MB gzip
+# per wasm) and a Node smoke test of every entry and init.
 pkg: wasm-tools
 	bash scripts/build-pkg.sh
 
