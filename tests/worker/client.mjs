@@ -75,6 +75,23 @@ export class Client {
 }
 
 /** Mean of score − base over the scored items of `genre`. */
+/**
+ * How far apart two lists of scores may be and still be "the same": the
+ * Worker runs the relaxed-SIMD build, whose fused multiply-adds round in
+ * the last bits differently for different batch plans (the general plan and
+ * one fixed to a batch size), so the same item's base score can move by a
+ * few ulps between calls.
+ */
+export const ULPS = 1e-6;
+
+/** Asserts two lists of numbers equal within ULPS, naming the first that is not. */
+export function assertClose(actual, expected, message = "") {
+  if (actual.length !== expected.length) throw new Error(`${message}: ${actual.length} values, expected ${expected.length}`);
+  actual.forEach((v, i) => {
+    if (!(Math.abs(v - expected[i]) <= ULPS)) throw new Error(`${message}: [${i}] ${v} vs ${expected[i]}`);
+  });
+}
+
 export function meanCorrection(scored, items, genre) {
   let sum = 0;
   let n = 0;

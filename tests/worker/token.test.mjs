@@ -13,7 +13,9 @@ const SECRET = randomBytes(32).toString("base64url");
 let worker;
 let modelId;
 before(async () => {
-  worker = await startWorker({ secret: SECRET });
+  // Tokens without impressions here (the memory's own size is under test);
+  // the last test turns them on.
+  worker = await startWorker({ secret: SECRET, vars: { SAVED_IMPRESSIONS: "0" } });
   modelId = (await (await fetch(`${worker.url}/health`)).json()).model.id;
 });
 after(async () => { await worker?.stop(); });
@@ -127,9 +129,9 @@ test("the token stays well under the 4 KB cookie limit, empty and full", async (
   const empty = client.token.length;
   // Outcomes of many users and films fill the buckets of the default L=5,
   // K=4 memory until it stops growing. Its saved form is at most dense:
-  // 140 + 4·32·12 + 4 = 1,680 bytes (with the genres-and-year key not every
-  // bucket is reachable, so it stays sparse, and smaller).
-  const DENSE = 1680;
+  // 140 + 4·32·12 + 2 + 4 = 1,682 bytes (with the genres-and-year key not
+  // every bucket is reachable, so it stays sparse, and smaller).
+  const DENSE = 1682;
   let grew = 0;
   const genres = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"];
@@ -149,10 +151,60 @@ test("the token stays well under the 4 KB cookie limit, empty and full", async (
   }
   const full = client.token.length;
   t.diagnostic(`token: ${empty} chars with an empty memory; ${full} chars with a full one (${memory} bytes of memory, after ${outcomes} outcomes)`);
-  assert.ok(memory > 144 && memory <= DENSE, `memory of ${memory} bytes`);
+  assert.ok(memory > 146 && memory <= DENSE, `memory of ${memory} bytes`);
   assert.ok(outcomes - grew >= 1000 || memory === DENSE, "the memory did not stop growing");
-  assert.equal(empty, Math.ceil(((29 + 144 + 32) * 4) / 3));
+  assert.equal(empty, Math.ceil(((29 + 146 + 32) * 4) / 3));
   assert.equal(full, Math.ceil(((29 + memory + 32) * 4) / 3));
   // Even a dense memory (the largest) keeps the token well under the 4 KB cookie limit.
-  assert.ok(Math.ceil(((29 + DENSE + 32) * 4) / 3) < 3072);
+  assert.ok(Math.ceil(((29 + DENSE + 32) * 4) / 3) < 3900);
+});
+
+test("saved impressions ride in the token; one too long for a cookie goes in the header only", async (t) => {
+  const w = await startWorker({ secret: SECRET, vars: { SAVED_IMPRESSIONS: "150" } });
+  try {
+    const small = await postJson(w.url, "/score", { items: feed(10), context: CONTEXT });
+    const big = await postJson(w.url, "/score", { items: feed(200), context: CONTEXT });
+    const [s, b] = [small.json.session, big.json.session];
+    t.diagnostic(`token with 10 impressions: ${s.tokenChars} chars (${s.carrier}); with 150 of 200: ${b.tokenChars} (${b.carrier})`);
+    assert.equal(s.carrier, "header+cookie");
+    assert.ok(small.headers.getSetCookie().some((c) => c.startsWith("reloop_mem=") && !c.startsWith("reloop_mem=;")));
+    assert.ok(b.tokenChars > 3900, "150 impressions make a token longer than a cookie may be");
+    assert.equal(b.carrier, "header");
+    // The old token cookie is cleared rather than left stale.
+    assert.ok(big.headers.getSetCookie().some((c) => c.startsWith("reloop_mem=; Path=/; Max-Age=0")));
+    // The header carries it: the last page's impressions record by id.
+    const last = big.json.scores.at(-1).impressionId;
+    const fed = await postJson(w.url, "/feedback", { impressionId: last, clicked: true },
+      { "x-reloop-session": b.id, "x-reloop-token": big.headers.get("x-reloop-token") });
+    assert.equal(fed.status, 200);
+    assert.equal(fed.json.session.state, "restored");
+    // Only the latest SAVED_IMPRESSIONS (150) travel: the first of 200 does not.
+    const first = big.json.scores[0].impressionId;
+    const lost = await postJson(w.url, "/feedback", { impressionId: first, clicked: true },
+      { "x-reloop-session": b.id, "x-reloop-token": big.headers.get("x-reloop-token") });
+    assert.equal(lost.json.error?.code, "E_BAD_IMPRESSION");
+  } finally {
+    await w.stop();
+  }
+});
+
+test("with the default SAVED_IMPRESSIONS (48) the largest token of the default memory fits a cookie", async (t) => {
+  const w = await startWorker({ secret: SECRET });
+  try {
+    const big = await postJson(w.url, "/score", { items: feed(200), context: CONTEXT });
+    const session = big.json.session;
+    assert.equal(session.carrier, "header+cookie");
+    // What 48 impressions add, measured; the bound assumes a dense memory
+    // (the largest) and the longest id of ours (10 characters: page prefix, ".", index ≤ 999).
+    const empty = Math.ceil(((29 + 146 + 32) * 4) / 3);
+    const ids = big.json.scores.slice(-48).map((s) => s.impressionId);
+    const perImpression = 1 + 4 + 2 * 4; // id length, base score, K = 4 bucket indices
+    const added = ids.reduce((n, id) => n + perImpression + id.length, 0);
+    assert.equal(session.tokenChars, Math.ceil(((29 + 146 + added + 32) * 4) / 3), "the token holds exactly the last 48 impressions");
+    const worst = Math.ceil(((29 + 1682 + 48 * (perImpression + 10) + 32) * 4) / 3);
+    t.diagnostic(`token: ${empty} chars empty, ${session.tokenChars} with 48 impressions; worst case ${worst}`);
+    assert.ok(worst <= 3900, `worst-case token ${worst} chars`);
+  } finally {
+    await w.stop();
+  }
 });

@@ -80,9 +80,13 @@ function ownModelModules(modules, dir, tmp) {
   ];
 }
 
-/** The modules of the Worker: its sources, the package's JS, wasm and package.json. */
+/**
+ * The modules of the Worker: its sources, the package's JS (its `workerd`
+ * entry and what that imports; not the Node and browser entries), the
+ * relaxed-SIMD wasm it imports, and package.json.
+ */
 function sourceModules() {
-  for (const file of ["reloop_edge.js", "reloop_edge_bg.wasm", "package.json"]) {
+  for (const file of ["reloop_edge.js", "workerd.js", "reloop_edge_relaxed_bg.wasm", "package.json"]) {
     if (!existsSync(join(PKG, file))) {
       throw new Error(`pkg/${file} is missing: build the package first (make pkg)`);
     }
@@ -93,9 +97,11 @@ function sourceModules() {
     if (file.endsWith(".js") && file !== "index.js") list.push({ path: join(WORKER_DIR, "src", file), kind: "esModule" });
   }
   for (const file of readdirSync(PKG, { recursive: true })) {
-    if (file.endsWith(".js")) list.push({ path: join(PKG, file), kind: "esModule" });
+    if (file.endsWith(".js") && file !== "node.js" && file !== "browser.js") {
+      list.push({ path: join(PKG, file), kind: "esModule" });
+    }
   }
-  list.push({ path: join(PKG, "reloop_edge_bg.wasm"), kind: "wasm" });
+  list.push({ path: join(PKG, "reloop_edge_relaxed_bg.wasm"), kind: "wasm" });
   list.push({ path: join(PKG, "package.json"), kind: "json" });
   // Module names are repository paths, so the sources' relative imports resolve as in the bundle.
   return list.map((m) => ({ ...m, name: relative(REPO, m.path) }));

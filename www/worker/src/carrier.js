@@ -25,13 +25,26 @@ export function fromRequest(request) {
   };
 }
 
-/** Puts the session id and token on `headers` (header and cookie forms). */
+/** Longest token sent as a cookie: browsers drop cookies over 4,096 bytes (name and attributes included). */
+export const MAX_COOKIE_TOKEN_CHARS = 3900;
+
+/**
+ * Puts the session id and token on `headers` (header and cookie forms).
+ * A token too long for a cookie (many saved impressions) goes in the header
+ * only, and the token cookie is cleared so a browser does not send back an
+ * older one. Returns how the token travels: "header+cookie" or "header".
+ */
 export function toResponse(headers, sessionIdText, token, ttlSeconds) {
   headers.set(SESSION_HEADER, sessionIdText);
   headers.set(TOKEN_HEADER, token);
   const attributes = `Path=/; Max-Age=${ttlSeconds}; HttpOnly; Secure; SameSite=Strict`;
   headers.append("set-cookie", `${SESSION_COOKIE}=${sessionIdText}; ${attributes}`);
-  headers.append("set-cookie", `${TOKEN_COOKIE}=${token}; ${attributes}`);
+  if (token.length <= MAX_COOKIE_TOKEN_CHARS) {
+    headers.append("set-cookie", `${TOKEN_COOKIE}=${token}; ${attributes}`);
+    return "header+cookie";
+  }
+  headers.append("set-cookie", `${TOKEN_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict`);
+  return "header";
 }
 
 /** A session id's bytes from its text (22 base64url characters), or undefined. */

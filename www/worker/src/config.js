@@ -8,7 +8,7 @@
 import { HttpError } from "./errors.js";
 
 /** Defaults when a variable is absent (wrangler.toml sets the same values). */
-export const DEFAULTS = Object.freeze({ tokenTtlSeconds: 3600, maxBodyBytes: 65536, maxItems: 200 });
+export const DEFAULTS = Object.freeze({ tokenTtlSeconds: 3600, maxBodyBytes: 65536, maxItems: 200, savedImpressions: 48 });
 
 /** Shortest TOKEN_SECRET accepted, in characters (≈ 192 bits of base64). */
 export const MIN_SECRET_LENGTH = 32;
@@ -39,6 +39,10 @@ function read(env, maxBatch) {
     tokenTtlSeconds: integer(env, "TOKEN_TTL_SECONDS", DEFAULTS.tokenTtlSeconds, 1, 30 * 86400),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULTS.maxBodyBytes, 1024, 1 << 24),
     maxItems: integer(env, "MAX_ITEMS", DEFAULTS.maxItems, 1, maxBatch),
+    // Impressions the token carries for /feedback by id (the latest ones);
+    // each adds ≤ 31 token characters. The default 48 keeps the largest
+    // token of the default memory (dense, 1,682 bytes) under the cookie limit.
+    savedImpressions: integer(env, "SAVED_IMPRESSIONS", DEFAULTS.savedImpressions, 0, 256),
   });
 }
 

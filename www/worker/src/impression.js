@@ -1,46 +1,40 @@
 /**
- * Impression ids: an item as it was scored, so feedback can name it by id.
+ * Impression ids: what /score hands out per item so /feedback can name it.
  *
- * Why the item itself: the Worker keeps no state between requests, and the
- * package's own impression list (`recordImpression`) lives in a session
- * object that is gone when the request ends (`save()` does not keep it). So
- * the id carries the fields the model reads, base64url-encoded JSON. It is
- * not signed, on purpose: a client may send any `item` to /feedback anyway,
- * and the memory it feeds is its own. Decoded ids are checked like a body.
+ * The session's saved bytes (and so the token) carry the most recent
+ * impressions — for each, the model's base score and the memory's bucket per
+ * array, not the item — so /feedback by impression id restores the session
+ * and records the outcome with no model run. An id is this response's random
+ * page prefix and the item's position: short, because the token carries it
+ * (`SAVED_IMPRESSIONS` of them at most). Each impression records one outcome.
  */
 import { HttpError } from "./errors.js";
-import { isObject } from "./shape.js";
 
-/** Longest impression id read (a MovieLens item is ≈ 60 characters). */
-export const MAX_IMPRESSION_CHARS = 2048;
+/** Longest impression id accepted (ours are 8 to 10 characters). */
+export const MAX_IMPRESSION_CHARS = 64;
 
 const BASE64URL = { alphabet: "base64url", omitPadding: true };
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** The impression id of `item`, keeping only the model's `fields`. */
-export function impressionId(item, fields) {
-  const kept = {};
-  for (const field of fields) if (item[field] !== undefined) kept[field] = item[field];
-  return encoder.encode(JSON.stringify(kept)).toBase64(BASE64URL);
+/** The impression ids of one /score response of `n` items. */
+export function pageIds(n) {
+  const prefix = crypto.getRandomValues(new Uint8Array(4)).toBase64(BASE64URL);
+  return Array.from({ length: n }, (_, i) => `${prefix}.${i}`);
 }
 
 /**
- * The item an impression id stands for.
- * @throws {HttpError} 400 E_BAD_IMPRESSION if it is not one of ours.
+ * Checks the shape of an impression id from a request body.
+ * @throws {HttpError} 400 E_BAD_IMPRESSION if it cannot be one of ours.
  */
-export function itemOf(id) {
-  if (typeof id !== "string" || id.length === 0 || id.length > MAX_IMPRESSION_CHARS) throw bad();
-  let item;
-  try {
-    item = JSON.parse(decoder.decode(Uint8Array.fromBase64(id, { alphabet: "base64url" })));
-  } catch {
-    throw bad();
+export function checkImpressionId(id) {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_IMPRESSION_CHARS) {
+    throw new HttpError(400, "E_BAD_IMPRESSION", "impressionId is not an impression id from POST /score");
   }
-  if (!isObject(item)) throw bad();
-  return item;
+  return id;
 }
 
-function bad() {
-  return new HttpError(400, "E_BAD_IMPRESSION", "impressionId is not an impression id from POST /score");
+/** The error for an id the session does not (or no longer) remember. */
+export function unknownImpression() {
+  return new HttpError(400, "E_BAD_IMPRESSION",
+    "impressionId is not among this session's recent impressions (already recorded, older than the last " +
+      "SAVED_IMPRESSIONS, or from another session); send the item instead");
 }

@@ -3,7 +3,7 @@
  * each item in the caller's session, its base score and an impression id.
  */
 import { HttpError, json } from "./errors.js";
-import { impressionId } from "./impression.js";
+import { pageIds } from "./impression.js";
 import { withSession } from "./session.js";
 import { badRequest, isObject, onlyFields, optionalObject } from "./shape.js";
 import { readJsonObject } from "./body.js";
@@ -23,13 +23,16 @@ export async function score(request, engine, config) {
   if (bad >= 0) throw badRequest(`items[${bad}] must be an object`);
   const context = optionalObject(body.context, "context");
 
+  // Each item's impression (base score and buckets) is remembered under its
+  // id and saved in the token, so /feedback needs no model run.
+  const ids = pageIds(items.length);
   const { result, session, headers } = await withSession(request, engine, config,
-    (memory) => memory.scoreDetailed(items, context));
+    (memory) => memory.scoreDetailed(items, context, ids));
   const scores = items.map((item, i) => ({
     id: item.id ?? i,
     score: result.scores[i],
     base: result.base[i],
-    impressionId: impressionId(item, engine.fields),
+    impressionId: ids[i],
   }));
   return json(200, { scores, model: engine.modelId, session }, headers);
 }

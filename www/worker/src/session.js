@@ -7,7 +7,7 @@
  * fresh memory and the response says why — a bad token never fails a request.
  */
 import * as carrier from "./carrier.js";
-import { open, seal } from "./token.js";
+import { MAX_TOKEN_CHARS, open, seal } from "./token.js";
 
 // Sessions run with engine.options: model.js's (e.g. `reloop replay`'s tuned
 // options for your model), else the package's defaults. A restored memory
@@ -39,21 +39,21 @@ export async function openSession(request, engine, config) {
       secret: config.secret, sessionId: id.bytes, modelTag: engine.modelTag, now: nowSeconds(),
     });
     if (opened.ok) {
-      ({ memory, reason } = restore(engine, opened.memory));
+      ({ memory, reason } = restore(engine, config, opened.memory));
     } else {
       reason = opened.reason;
     }
   }
-  memory ??= new engine.Session(engine.model, engine.options);
+  memory ??= new engine.Session(engine.model, sessionOptions(engine, config));
   return { memory, id, state: reason === null ? "restored" : "fresh", reason };
 }
 
 // The bytes are authentic (we signed them), but the package checks them again:
 // a memory of another model layout is reset, unreadable bytes start afresh.
-function restore(engine, saved) {
+function restore(engine, config, saved) {
   let memory;
   try {
-    memory = new engine.Session(engine.model, engine.options, saved);
+    memory = new engine.Session(engine.model, sessionOptions(engine, config), saved);
   } catch (error) {
     if (error?.name !== "ReloopError") throw error;
     return { memory: undefined, reason: "corrupt-memory" };
@@ -93,17 +93,32 @@ export async function closeSession(session, headers, engine, config) {
       memory: session.memory.save(),
       expiry: nowSeconds() + config.tokenTtlSeconds,
     });
-    carrier.toResponse(headers, session.id.text, token, config.tokenTtlSeconds);
+    // A token the Worker would not read back (a memory made too large by
+    // model.js's options) is not sent: the session would only start afresh.
+    const carried = token.length <= MAX_TOKEN_CHARS
+      ? carrier.toResponse(headers, session.id.text, token, config.tokenTtlSeconds)
+      : tooLong(token.length);
     return {
       id: session.id.text,
       state: session.state,
       reason: session.reason,
       events: session.memory.events,
       tokenChars: token.length,
+      carrier: carried,
     };
   } finally {
     session.memory.free();
   }
+}
+
+function tooLong(chars) {
+  console.error(`session token of ${chars} characters exceeds ${MAX_TOKEN_CHARS}: not sent; use a smaller memory (bits, arrays) or SAVED_IMPRESSIONS`);
+  return "none";
+}
+
+/** model.js's options (or the defaults), keeping SAVED_IMPRESSIONS impressions in the token. */
+function sessionOptions(engine, config) {
+  return { savedImpressions: config.savedImpressions, ...engine.options };
 }
 
 function nowSeconds() {
