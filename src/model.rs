@@ -122,6 +122,17 @@ impl Model {
         Ok(self.get()?.field_names().map(String::from).collect())
     }
 
+    /// Runs the model once on a valid row so that the host's one-time costs
+    /// of a first run are paid now, not by the first request. The Worker
+    /// example calls it at global scope. It draws no random numbers and
+    /// changes nothing a later call sees.
+    ///
+    /// @throws {ReloopError} `E_MODEL` if the model fails on that row.
+    #[wasm_bindgen(js_name = warmUp)]
+    pub fn warm_up(&self) -> JsResult<()> {
+        self.get()?.warm_up().map_err(|e| to_js(&e))
+    }
+
     /// The spec as canonical JSON text.
     #[wasm_bindgen(js_name = specJson)]
     pub fn spec_json(&self) -> JsResult<String> {

@@ -130,3 +130,18 @@ fn tensors_score_like_objects_and_a_freed_catalog_is_refused() {
     "#);
     assert_eq!(out.as_string().as_deref(), Some("E_INVALID_INPUT"));
 }
+
+#[wasm_bindgen_test]
+fn warm_up_changes_no_score_and_a_freed_model_refuses_it() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const items = catalogue(20, 5);
+        const before = new Session(model).score(items, CONTEXT);
+        model.warmUp();
+        if (!same(new Session(model).score(items, CONTEXT), before)) throw new Error("warmUp changed a score");
+        return 1;
+    "#);
+    assert_eq!(number(&out), 1.0);
+    let e = throws("const m = Model.bundled(); m.free(); m.warmUp();");
+    assert_eq!(code(&e), "E_INVALID_INPUT");
+}

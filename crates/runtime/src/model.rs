@@ -53,6 +53,9 @@ use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
 use crate::tensors::{ColumnBound, InputTensor};
 use crate::workspace::Workspace;
 
+/// The larger batch [`Model::warm_up`] runs (at most the model's `maxBatch`).
+pub const WARM_UP_ROWS: usize = 64;
+
 /// How the runtime feeds one input of the plan.
 #[derive(Debug)]
 struct InputFeed {
@@ -438,6 +441,55 @@ impl Model {
     /// copy; see [`crate::plans::FIXED_PLANS_BUDGET`]).
     pub fn fixed_plan_limit(&self) -> usize {
         self.inner.plans.fixed_limit()
+    }
+
+    /// Runs the general plan on a batch of one row and on one of
+    /// [`WARM_UP_ROWS`] (tract picks other matrix kernels for one row than
+    /// for many), each row one that every field could have written (each
+    /// column at the lowest value its field writes), so the one-time costs
+    /// of a first run (baseline or lazily compiled wasm code, tract's
+    /// first-use set-up) are paid now rather than by the first request: a
+    /// Worker calls it at start-up. Uses no fixed-plan budget and changes
+    /// nothing a later call sees.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Model`] if tract fails on that row, as for [`Model::run`].
+    pub fn warm_up(&self) -> Result<()> {
+        let inner = &*self.inner;
+        for rows in [1, WARM_UP_ROWS.min(inner.spec.max_batch).max(1)] {
+            self.warm_up_rows(rows)?;
+        }
+        Ok(())
+    }
+
+    fn warm_up_rows(&self, rows: usize) -> Result<()> {
+        let inner = &*self.inner;
+        let mut ints: Vec<Vec<i64>> = Vec::new();
+        let mut floats: Vec<Vec<f32>> = Vec::new();
+        for (input, columns) in inner.spec.inputs.iter().zip(&inner.columns) {
+            let row = columns.iter().map(ColumnBound::lowest).cycle().take(columns.len() * rows);
+            match input.dtype {
+                DType::I64 => ints.push(row.collect()),
+                DType::F32 => floats.push(row.map(|v| v as f32).collect()),
+            }
+        }
+        let (mut i, mut f) = (ints.iter(), floats.iter());
+        let tensors: Vec<InputTensor<'_>> = inner
+            .spec
+            .inputs
+            .iter()
+            .filter_map(|input| match input.dtype {
+                DType::I64 => i.next().map(|v| InputTensor::I64(v)),
+                DType::F32 => f.next().map(|v| InputTensor::F32(v)),
+            })
+            .collect();
+        crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
+        let plan = inner.plans.general().clone();
+        let mut ws = plan.take(inner.encoder.input_count())?;
+        let mut out = ModelOutput::default();
+        self.run_in(&mut ws, rows, |buffers, _| crate::tensors::copy_into(&tensors, buffers), &mut out)?;
+        plan.give_back(ws);
+        Ok(())
     }
 
     /// Encodes `items` (with `context` filling what they lack) and runs the

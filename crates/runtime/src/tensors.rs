@@ -41,6 +41,13 @@ pub(crate) struct ColumnBound {
     range: Option<(i64, i64)>,
 }
 
+impl ColumnBound {
+    /// The lowest value the column's field can write (0 for unbounded columns).
+    pub(crate) fn lowest(&self) -> i64 {
+        self.range.map_or(0, |(lo, _)| lo)
+    }
+}
+
 /// Each input's column bounds, from the spec (inputs and columns in order).
 pub(crate) fn bounds(spec: &ModelSpec) -> Vec<Vec<ColumnBound>> {
     spec.inputs

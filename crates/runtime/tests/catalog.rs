@@ -195,3 +195,21 @@ fn tensors_score_like_items_and_out_of_range_values_are_refused() {
     // Still scores as before.
     assert_eq!(s.score_tensors(&[InputTensor::I64(&ids), InputTensor::F32(&genres)], n).unwrap().to_vec(), by_tensor);
 }
+
+#[test]
+fn warm_up_runs_the_model_and_changes_nothing_a_later_call_sees() {
+    let model = model();
+    let mut out = reloop_runtime::ModelOutput::default();
+    model.run(&items(), &contexts()[0], &mut out).unwrap();
+    let before = out.y_base().to_vec();
+    model.warm_up().unwrap();
+    model.warm_up().unwrap();
+    // No fixed plan was earned or built by warming up.
+    assert!(model.fixed_batch_sizes().is_empty(), "{:?}", model.fixed_batch_sizes());
+    model.run(&items(), &contexts()[0], &mut out).unwrap();
+    assert_eq!(out.y_base(), &before[..]);
+    // Also on a model of another layout (one f32 input, a logit head).
+    let other =
+        Model::from_json(&common::mlp_onnx(common::Head::Logit), &common::mlp_spec(common::Head::Logit)).unwrap();
+    other.warm_up().unwrap();
+}
