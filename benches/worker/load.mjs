@@ -94,10 +94,14 @@ class Session {
     const step = this.step++;
     if (step % 2 === 0 || this.shown.length === 0) {
       const reply = await this.send("/score", this.scoreBody);
-      if (reply.status === 200) this.shown = reply.json.scores.map((s, i) => ({ impressionId: s.impressionId, genre: catalog[i].genres[0] }));
+      // The token carries the page's last SAVED_IMPRESSIONS (48) impressions;
+      // each records one outcome.
+      if (reply.status === 200) {
+        this.shown = reply.json.scores.map((s, i) => ({ impressionId: s.impressionId, genre: catalog[i].genres[0] })).slice(-48);
+      }
       return { route: "/score", ...reply };
     }
-    const seen = this.shown[(step * 7) % this.shown.length];
+    const [seen] = this.shown.splice((step * 7) % this.shown.length, 1);
     const body = JSON.stringify({ impressionId: seen.impressionId, clicked: seen.genre === this.favourite, context: this.context });
     return { route: "/feedback", ...(await this.send("/feedback", body)) };
   }
@@ -140,13 +144,19 @@ function memoryOf(pid) {
 
 /** One run in a fresh workerd: cold start, warm-up, solo and load phases. */
 async function runOnce() {
+// workerd starts the isolate (and the Worker loads the model at global scope) before it listens.
+const startAt = performance.now();
 const worker = await startWorker();
+const startupMs = performance.now() - startAt;
 try {
-  // The isolate's first request instantiates the wasm and loads the model.
+  // The isolate's first request: a /score of ITEMS items in a new session
+  // (the model is already loaded; V8 has not yet optimised the wasm).
   const coldStart = performance.now();
-  const first = await fetch(`${worker.url}/health`);
-  const cold = { clientMs: performance.now() - coldStart, workerMs: Number(/dur=([\d.]+)/.exec(first.headers.get("server-timing"))?.[1]) };
-  const health = await first.json();
+  const firstSession = new Session(worker.url, 0);
+  const first = await firstSession.send("/score", firstSession.scoreBody);
+  const cold = { clientMs: performance.now() - coldStart, workerMs: first.worker };
+  if (first.status !== 200) throw new Error(`first request: ${first.status}`);
+  const health = await (await fetch(`${worker.url}/health`)).json();
   const load0 = loadavg();
   const memIdle = memoryOf(worker.pid);
   const wasmIdle = health.wasmMemoryBytes;
@@ -164,6 +174,18 @@ try {
     soloResults.push({ route: "/score", ...reply });
   }
   const soloSeconds = (performance.now() - soloStart) / 1000;
+  // solo /feedback by impression id: no model run (the token carries the
+  // impression); one /score per 40 outcomes, on the page's last items.
+  const feedbackResults = [];
+  let page = [];
+  for (let i = 0; i < SOLO; i++) {
+    if (page.length === 0) {
+      const reply = await solo.send("/score", solo.scoreBody);
+      page = reply.json.scores.slice(-40).map((x) => x.impressionId);
+    }
+    const reply = await solo.send("/feedback", JSON.stringify({ impressionId: page.pop(), clicked: i % 3 === 0 }));
+    feedbackResults.push({ route: "/feedback", ...reply });
+  }
 
   // 2. load: SESSIONS sessions at once, REQUESTS each.
   const sessions = Array.from({ length: SESSIONS }, (_, i) => new Session(worker.url, 100 + i));
@@ -189,7 +211,9 @@ try {
       workerd: execFileSync(join(REPO, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" }).trim(),
       package: health.package.version, model: health.model.id.slice(0, 12),
     },
+    startupMs: +startupMs.toFixed(1), startup: health.startup, wasmBuild: health.package.wasmBuild,
     coldStartMs: { client: +cold.clientMs.toFixed(1), worker: cold.workerMs },
+    soloFeedback: { requests: SOLO, routes: summarise(feedbackResults) },
     solo: { requests: SOLO, items: ITEMS, seconds: +soloSeconds.toFixed(2), perSecond: +(SOLO / soloSeconds).toFixed(0), routes: summarise(soloResults) },
     load: {
       sessions: SESSIONS, requestsPerSession: REQUESTS, items: ITEMS, requests: loadResults.length,
@@ -240,7 +264,12 @@ function medians(rs) {
   return {
     runs: rs.length,
     loadavgBefore1m: rs.map((r) => r.machine.loadavgBefore[0]),
+    startupMs: m((r) => r.startupMs),
+    wasmBuild: rs[0].wasmBuild,
     coldStartClientMs: m((r) => r.coldStartMs.client),
+    coldStartWorkerMs: m((r) => r.coldStartMs.worker),
+    soloFeedback: { clientP50: m((r) => r.soloFeedback.routes["/feedback"]?.clientP50), workerP50: m((r) => r.soloFeedback.routes["/feedback"]?.workerP50),
+      workerMean: m((r) => r.soloFeedback.routes["/feedback"]?.workerMean) },
     solo: { perSecond: m((r) => r.solo.perSecond), clientP50: route("solo", "/score", "clientP50"), clientP99: route("solo", "/score", "clientP99"),
       workerP50: route("solo", "/score", "workerP50"), workerMean: route("solo", "/score", "workerMean") },
     load: { perSecond: m((r) => r.load.perSecond), errors: rs.reduce((a, r) => a + r.load.errors, 0),
@@ -259,10 +288,12 @@ function summaryOfRuns(rs) {
 
 | figure | median |
 |---|---:|
-| cold first request (wasm + model load), client | ${f(x.coldStartClientMs)} ms |
+| workerd start to listening (isolate start-up, the model loaded at global scope; ${x.wasmBuild}) | ${f(x.startupMs)} ms |
+| the isolate's first request, POST /score (${rs[0].solo.items} items): client / in-Worker | ${f(x.coldStartClientMs)} / ${f(x.coldStartWorkerMs)} ms |
 | solo POST /score (${rs[0].solo.items} items): client p50 / p99 | ${f(x.solo.clientP50)} / ${f(x.solo.clientP99)} ms |
 | solo POST /score: in-Worker p50 / mean (Server-Timing, whole ms) | ${f(x.solo.workerP50)} / ${f(x.solo.workerMean)} ms |
 | solo throughput | ${f(x.solo.perSecond)} req/s |
+| solo POST /feedback by impression id (no model run): client p50; in-Worker p50 / mean | ${f(x.soloFeedback.clientP50)}; ${f(x.soloFeedback.workerP50)} / ${f(x.soloFeedback.workerMean)} ms |
 | load (${rs[0].load.sessions} sessions × ${rs[0].load.requestsPerSession}) throughput | ${f(x.load.perSecond)} req/s |
 | load POST /score: client p50 / p99 | ${f(x.load.score.clientP50)} / ${f(x.load.score.clientP99)} ms |
 | load POST /score: in-Worker p50 / p99 | ${f(x.load.score.workerP50)} / ${f(x.load.score.workerP99)} ms |
@@ -281,7 +312,9 @@ function markdown(r) {
   return `Worker load run, ${r.date} — ${r.machine.cpus} × ${r.machine.model}; load average ${r.machine.loadavgBefore.join(" ")} before, ${r.machine.loadavgAfter.join(" ")} after
 ${r.versions.workerd}, node ${r.versions.node}, package ${r.versions.package}, model ${r.versions.model}; loopback, client and workerd on the same cores
 
-First request of the isolate (wasm instantiation + model load, then GET /health): ${r.coldStartMs.client} ms at the client, ${r.coldStartMs.worker} ms in the Worker
+workerd start to listening (the model loads at global scope, ${r.wasmBuild} build): ${r.startupMs} ms; startup ${JSON.stringify(r.startup)}
+
+First request of the isolate (POST /score of ${r.solo.items} items, new session): ${r.coldStartMs.client} ms at the client, ${r.coldStartMs.worker} ms in the Worker
 
 Solo (1 session, back to back, ${r.solo.items} items per /score): ${r.solo.requests} requests in ${r.solo.seconds} s = ${r.solo.perSecond} req/s
 

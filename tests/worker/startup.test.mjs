@@ -19,6 +19,7 @@ test("a fresh isolate's model was loaded at global scope, with no random numbers
   const health = await (await fetch(`${worker.url}/health`)).json();
   assert.equal(health.startup.error, null);
   assert.equal(health.startup.globalScope, true, "loaded at global scope");
+  assert.equal(health.startup.warmedUp, true, "the model ran once at global scope");
   assert.equal(health.startup.randomDraws, 0, "no random numbers drawn while loading");
   assert.equal(health.startup.requestLoads, 0, "no request had to load the model");
   assert.equal(health.package.wasmBuild, "relaxed-simd", "workerd runs the relaxed-SIMD build");

@@ -29,7 +29,7 @@ import own from "./model.js";
  */
 
 /** How the isolate started: where the model was loaded, in how long, and random numbers drawn meanwhile. */
-export const startup = { globalScope: false, loadMs: 0, randomDraws: 0, requestLoads: 0, error: null };
+export const startup = { globalScope: false, warmedUp: false, loadMs: 0, randomDraws: 0, requestLoads: 0, error: null };
 
 /** @type {Engine | undefined} */
 let engine = loadAtGlobalScope();
@@ -60,6 +60,15 @@ function loadAtGlobalScope() {
   try {
     const loaded = load();
     startup.globalScope = true;
+    // The model run now on a batch of 1 and of 64, so the first request does
+    // not pay for the first run's one-time costs (V8's baseline code,
+    // tract's set-up).
+    try {
+      loaded.model.warmUp();
+      startup.warmedUp = true;
+    } catch (error) {
+      startup.error = `warm-up: ${error?.code ?? error?.name ?? "Error"}: ${error?.message ?? error}`;
+    }
     return loaded;
   } catch (error) {
     startup.error = `${error?.code ?? error?.name ?? "Error"}: ${error?.message ?? error}`;
