@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { execFileSync } from "node:child_process";
 import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
+import { PHASES, coldStart } from "../common/cold.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const pkgDir = path.resolve(process.env.RELOOP_PKG ?? path.join(root, "pkg"));
@@ -80,9 +81,17 @@ const ms = (x) => x.toFixed(3);
 async function timeInterleaved(fns) {
   const names = Object.keys(fns);
   const times = Object.fromEntries(names.map((n) => [n, new Float64Array(ITERS)]));
+  // Each round runs every variant once, in a fresh random order: a fixed
+  // rotation would always put the same variant right after the one that
+  // leaves the most garbage (and so the GC pauses) behind.
+  const shuffle = rng(7);
+  const order = [...names];
   for (let i = -WARMUP; i < ITERS; i++) {
-    for (let k = 0; k < names.length; k++) {
-      const name = names[(i + WARMUP + k) % names.length];
+    for (let k = order.length - 1; k > 0; k--) {
+      const j = Math.floor(shuffle() * (k + 1));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    for (const name of order) {
       const t0 = performance.now();
       const r = fns[name]();
       if (r && typeof r.then === "function") await r;
@@ -117,12 +126,24 @@ function sizes(files) {
 const mb = (n) => (n / 1e6).toFixed(2) + " MB";
 
 // ---------------------------------------------------------------- loaders
-async function loadReloop(dir = pkgDir) {
-  const api = await import(pathToFileURL(path.join(dir, "reloop_edge.js")).href);
-  api.initSync({ module: new WebAssembly.Module(readFileSync(path.join(dir, "reloop_edge_bg.wasm"))) });
+// `wasm` picks the build; `tag` gives a second, independent instance of the
+// glue (a module is instantiated once per URL).
+async function loadReloop(dir = pkgDir, wasm = "reloop_edge_bg.wasm", tag = "") {
+  const api = await import(pathToFileURL(path.join(dir, "reloop_edge.js")).href + tag);
+  api.initSync({ module: new WebAssembly.Module(readFileSync(path.join(dir, wasm))) });
   const model = api.Model.bundled();
   return { api, model };
 }
+// Whether this Node runs wasm relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd).
+const relaxedHost = (() => {
+  try {
+    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1,
+      13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]));
+  } catch {
+    return false;
+  }
+})();
+const relaxedWasm = path.join(pkgDir, "reloop_edge_relaxed_bg.wasm");
 async function loadOrt() {
   const ort = await import("onnxruntime-web");
   ort.env.wasm.numThreads = 1;
@@ -132,22 +153,31 @@ async function loadOrt() {
   return { ort, session };
 }
 
-// Cold start: a fresh process, import → first result.
+// Cold start: a fresh process, import → first result, with its phases
+// (printed as JSON: milliseconds since the start of each phase's end).
 if (process.argv[2] === "--cold") {
-  const t0 = performance.now();
   if (process.argv[3] === "reloop") {
-    const { api, model } = await loadReloop();
-    new api.Session(model).score(items, context);
+    const phases = await coldStart({
+      glueUrl: pathToFileURL(path.join(pkgDir, "reloop_edge.js")).href,
+      readBytes: () => readFileSync(path.join(pkgDir, process.argv[4] ?? "reloop_edge_bg.wasm")),
+      compile: (bytes) => new WebAssembly.Module(bytes),
+    });
+    process.stdout.write(JSON.stringify(phases));
+    process.exit(0);
   } else {
+    const t = [performance.now()];
+    const mark = () => t.push(performance.now());
     const { ort, session } = await loadOrt();
+    mark();
     const e = encode(items);
     await session.run({
       ids: new ort.Tensor("int64", e.ids.data, e.ids.dims),
       genres: new ort.Tensor("float32", e.genres.data, e.genres.dims),
     });
+    mark();
+    process.stdout.write(JSON.stringify(t.slice(1).map((x, i) => x - t[i])));
+    process.exit(0);
   }
-  process.stdout.write(String(performance.now() - t0));
-  process.exit(0);
 }
 
 // ---------------------------------------------------------------- main
@@ -194,9 +224,22 @@ if (pkgDirB) {
   console.log(`A/B: ${pkgDir} vs ${pkgDirB}; same scores: ${same}`);
 }
 
+// The relaxed-SIMD build of the same package, fed the same evidence (only
+// where this Node runs it: node --experimental-wasm-relaxed-simd).
+let relaxed;
+if (relaxedHost) {
+  const r = await loadReloop(pkgDir, "reloop_edge_relaxed_bg.wasm", "?relaxed");
+  relaxed = { session: new r.api.Session(r.model), catalog: new r.api.Catalog(r.model, items, catalogIds) };
+  catalogue(200, 9).forEach((it, i) => relaxed.session.record(it, i % 3 === 0, context));
+  const a = session.score(items, context), b = relaxed.session.score(items, context);
+  console.log(`relaxed SIMD build: max |score − simd128 score| ${Math.max(...a.map((v, i) => Math.abs(v - b[i]))).toExponential(2)}`);
+} else {
+  console.log("relaxed SIMD build: not measured (run node --experimental-wasm-relaxed-simd for it)");
+}
+
 // The compared calls run interleaved (one of each per round, the order
 // rotating), so a slow phase of the machine hits all of them alike.
-const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden, byIndex, byId } = await timeInterleaved({
+const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden, byIndex, byId, relaxedScore, relaxedById } = await timeInterleaved({
   reloop: () => session.score(items, context),
   byIndex: () => session.scoreCatalog(catalog, entries, context),
   byId: () => session.scoreCatalog(catalog, catalogIds, context),
@@ -204,6 +247,10 @@ const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidd
   detailed: () => session.scoreDetailed(items, context),
   detailedHidden: () => session.scoreDetailed(items, context, null, { hidden: true }),
   ...(sessionB ? { reloopB: () => sessionB.score(items, context) } : {}),
+  ...(relaxed ? {
+    relaxedScore: () => relaxed.session.score(items, context),
+    relaxedById: () => relaxed.session.scoreCatalog(relaxed.catalog, catalogIds, context),
+  } : {}),
   ortRun: () => ortSession.run(feeds),
   ortProbOnly: () => ortSession.run(feeds, [spec.outputs.probability]),
   // What a caller of ORT really pays per request: encoding the same JS
@@ -232,21 +279,26 @@ for (let b = 0; b < impBatches; b++) {
   impTime += performance.now() - t0;
 }
 
-// Cold start in fresh processes.
-function cold(which) {
+// Cold start in fresh processes: the median of each phase and of the total.
+function cold(...args) {
   const runs = [];
   for (let i = 0; i < COLD_RUNS; i++) {
-    runs.push(Number(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--cold", which], { encoding: "utf8" })));
+    runs.push(JSON.parse(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--cold", ...args], { encoding: "utf8" })));
   }
-  return pct(runs, 0.5);
+  const total = pct(runs.map((r) => r.reduce((a, b) => a + b, 0)), 0.5);
+  const phases = runs[0].map((_, i) => pct(runs.map((r) => r[i]), 0.5));
+  return { total, phases };
 }
 const coldReloop = cold("reloop");
+const coldRelaxed = relaxedHost ? cold("reloop", "reloop_edge_relaxed_bg.wasm") : undefined;
 const coldOrt = cold("ort");
 
+// What one host downloads: the JS and one of the two wasm builds.
 const pkgFiles = [];
-const walk = (d) => readdirSync(d).forEach((f) => { const p = path.join(d, f); statSync(p).isDirectory() ? walk(p) : /\.(js|mjs|wasm)$/.test(f) && pkgFiles.push(p); });
+const walk = (d) => readdirSync(d).forEach((f) => { const p = path.join(d, f); statSync(p).isDirectory() ? walk(p) : /\.(js|mjs)$/.test(f) && pkgFiles.push(p); });
 walk(pkgDir);
-const reloopSize = sizes(pkgFiles);
+const reloopSize = sizes([...pkgFiles, path.join(pkgDir, "reloop_edge_bg.wasm")]);
+const relaxedSize = sizes([...pkgFiles, relaxedWasm]);
 const ortSize = sizes(["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"].map((f) => path.join(ortDist, f)));
 
 console.log("");
@@ -260,6 +312,11 @@ if (reloopB) {
 console.log(`| scoreCatalog by index (Uint32Array) / run, p50 | ${ms(byIndex.p50)} ms | ${ms(ortRun.p50)} ms | ${(byIndex.p50 / ortRun.p50).toFixed(2)} |`);
 console.log(`| scoreCatalog by index / run, p99 | ${ms(byIndex.p99)} ms | ${ms(ortRun.p99)} ms | ${(byIndex.p99 / ortRun.p99).toFixed(2)} |`);
 console.log(`| scoreCatalog by id (strings) / run, p50 | ${ms(byId.p50)} ms | ${ms(ortRun.p50)} ms | ${(byId.p50 / ortRun.p50).toFixed(2)} |`);
+if (relaxed) {
+  console.log(`| relaxed SIMD build: score / run, p50 | ${ms(relaxedScore.p50)} ms | ${ms(ortRun.p50)} ms | ${(relaxedScore.p50 / ortRun.p50).toFixed(2)} |`);
+  console.log(`| relaxed SIMD build: scoreCatalog by id / run, p50 | ${ms(relaxedById.p50)} ms | ${ms(ortRun.p50)} ms | ${(relaxedById.p50 / ortRun.p50).toFixed(2)} |`);
+  console.log(`| relaxed / simd128: score p50, by id p50 | ${(relaxedScore.p50 / reloop.p50).toFixed(3)}, ${(relaxedById.p50 / byId.p50).toFixed(3)} | | |`);
+}
 console.log(`| score / run, p99 | ${ms(reloop.p99)} ms | ${ms(ortRun.p99)} ms | ${(reloop.p99 / ortRun.p99).toFixed(2)} |`);
 console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms | ${(reloop.mean / ortRun.mean).toFixed(2)} |`);
 console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);
@@ -268,9 +325,14 @@ console.log(`| score of 1 item, p50 | ${ms(reloopOne.p50)} ms | | |`);
 console.log(`| scoreDetailed, p50: without / with { hidden: true } | ${ms(detailed.p50)} / ${ms(detailedHidden.p50)} ms | | ${(detailedHidden.p50 / detailed.p50).toFixed(3)} |`);
 console.log(`| record(item) (model run + write), p50 | ${ms(rec.p50)} ms = ${Math.round(1000 / rec.mean)}/s | | |`);
 console.log(`| recordImpression(id) | ${(impTime * 1000 / (impBatches * N)).toFixed(2)} µs = ${Math.round(impBatches * N / impTime * 1000)}/s | | |`);
-console.log(`| cold start, import → first result (median of ${COLD_RUNS}) | ${ms(coldReloop)} ms | ${ms(coldOrt)} ms | ${(coldReloop / coldOrt).toFixed(2)} |`);
+console.log(`| cold start, import → first result (median of ${COLD_RUNS}) | ${ms(coldReloop.total)} ms | ${ms(coldOrt.total)} ms | ${(coldReloop.total / coldOrt.total).toFixed(2)} |`);
+console.log(`| cold start phases (${PHASES.join(", ")}) | ${coldReloop.phases.map(ms).join(" + ")} ms | | |`);
+if (coldRelaxed) {
+  console.log(`| cold start, relaxed SIMD build | ${ms(coldRelaxed.total)} ms (${coldRelaxed.phases.map(ms).join(" + ")}) | ${ms(coldOrt.total)} ms | ${(coldRelaxed.total / coldOrt.total).toFixed(2)} |`);
+}
 console.log(`| package raw (js + wasm) | ${mb(reloopSize.raw)} | ${mb(ortSize.raw)} | ${(reloopSize.raw / ortSize.raw).toFixed(2)} |`);
-console.log(`| package gzip -9 | ${mb(reloopSize.gz)} | ${mb(ortSize.gz)} | ${(reloopSize.gz / ortSize.gz).toFixed(2)} |`);
+console.log(`| package gzip -9 (js + simd128 wasm) | ${mb(reloopSize.gz)} | ${mb(ortSize.gz)} | ${(reloopSize.gz / ortSize.gz).toFixed(2)} |`);
+console.log(`| package gzip -9 (js + relaxed wasm) | ${mb(relaxedSize.gz)} | ${mb(ortSize.gz)} | ${(relaxedSize.gz / ortSize.gz).toFixed(2)} |`);
 console.log(`| package brotli | ${mb(reloopSize.br)} | ${mb(ortSize.br)} | ${(reloopSize.br / ortSize.br).toFixed(2)} |`);
 console.log("");
 console.log("reloop-edge includes the bundled model and the JS-object encoding; ORT gets pre-encoded tensors and ships no model.");
