@@ -129,6 +129,8 @@ fs.writeFileSync("'"$OUT"'/package.json", JSON.stringify(manifest, null, 2) + "\
 # The spec reference the README links to (also the runtime crate's docs),
 # linked from the package's README where it sits in the package.
 cp crates/runtime/SPEC.md "$OUT/SPEC.md"
+# The licence texts of "MIT OR Apache-2.0".
+cp LICENSE-MIT LICENSE-APACHE "$OUT/"
 sed 's#(crates/runtime/SPEC.md)#(SPEC.md)#g' README.md >"$OUT/README.md"
 rm -f "$OUT/.gitignore"
 

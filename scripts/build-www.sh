@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${1:-target/www}
-for f in pkg/reloop_edge.js pkg/reloop_edge_bg.wasm; do
+for f in pkg/browser.js pkg/reloop_edge.js pkg/reloop_edge_bg.wasm pkg/reloop_edge_relaxed_bg.wasm; do
     [[ -f $f ]] || { echo "build-www: $f is missing; build the package first (make pkg)" >&2; exit 1; }
 done
 uplot=node_modules/uplot/dist
@@ -23,6 +23,8 @@ cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" -p reloop-tools --bi
 
 mkdir -p "$out/pkg" "$out/vendor"
 cp www/*.html www/*.css www/*.js "$out/"
-cp -r pkg/reloop_edge.js pkg/reloop_edge_bg.wasm pkg/snippets "$out/pkg/"
+# The package as a browser gets it: its browser entry (browser.js, which
+# loads the build this browser runs), the glue and both wasm builds.
+cp -r pkg/browser.js pkg/host.js pkg/ready.js pkg/reloop_edge.js pkg/*.wasm pkg/snippets "$out/pkg/"
 cp "$uplot/uPlot.esm.js" "$uplot/uPlot.min.css" "$out/vendor/"
 echo "build-www: site in $out (serve with: node www/serve.mjs $out)" >&2

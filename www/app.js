@@ -1,7 +1,7 @@
 // The demo page: loads the wasm module and the exported MovieLens data,
 // scores a feed for the chosen profile, records Like / Skip into the
 // profile's session memory (kept in localStorage), and sets up the replay.
-import init, { Model } from "./pkg/reloop_edge.js";
+import init, { Model } from "./pkg/browser.js";
 import { loadJson } from "./data.js";
 import { openMemory, saveMemory, clearMemory } from "./memory-store.js";
 import { profileKey, contextFor, occupations, describeUser } from "./profile.js";

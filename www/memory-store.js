@@ -2,7 +2,7 @@
 // bytes (base64). What comes back from storage is untrusted: anything the
 // package refuses (corrupt, unknown version, another model) starts a fresh
 // memory and the caller is told why, instead of breaking the page.
-import { Session } from "./pkg/reloop_edge.js";
+import { Session } from "./pkg/browser.js";
 
 const PREFIX = "reloop-edge-demo:memory:";
 

@@ -9,7 +9,7 @@
 //
 // Messages in:  { type: "start", limit, window, every, options }
 // Messages out: { type: "ready" } | { type: "progress", ... } | { type: "done", ... } | { type: "error", message }
-import init, { Model, Session } from "./pkg/reloop_edge.js";
+import init, { Model, Session } from "./pkg/browser.js";
 import { auc, logloss } from "./metrics.js";
 import { loadJson } from "./data.js";
 

@@ -87,7 +87,13 @@ test("liking three movies of one genre lifts that genre three times more than th
         `${genre} rose by ${lift(inGenre).toFixed(4)}, not three times the other movies' ${lift(others).toFixed(4)}`);
     const top = (rows) => rows.slice(0, 10).map((r) => r.id);
     assert.notDeepEqual(top(after), top(before), "the top ten did not change");
-    for (const r of after) assert.equal(r.base, before.find((b) => b.id === r.id).base, "base scores must not move");
+    // The page runs the relaxed-SIMD build in Chromium, whose fused
+    // multiply-adds round in the last bits differently for a batch's general
+    // plan and the plan fixed to its size: "not moving" is within 1e-6.
+    for (const r of after) {
+        const was = before.find((b) => b.id === r.id).base;
+        assert.ok(Math.abs(r.base - was) <= 1e-6, `base score of ${r.id} moved: ${was} -> ${r.base}`);
+    }
     assert.notDeepEqual(after.map((r) => r.id), before.map((r) => r.id), "the ranking did not change");
     const bar = Number(await page.getAttribute(`#genre-chart rect[data-genre="${genre}"]`, "data-mean"));
     assert.ok(bar > 0, `the genre chart shows ${bar} for ${genre}`);
@@ -107,7 +113,9 @@ test("a reload keeps the memory (saved bytes in localStorage)", async () => {
     assert.equal(await events(), stored);
     assert.equal(await page.textContent("#stat-saved"), saved);
     const after = await feedRows();
-    assert.deepEqual(after.map((r) => [r.id, r.score]), before.map((r) => [r.id, r.score]));
+    assert.deepEqual(after.map((r) => r.id), before.map((r) => r.id));
+    // Within the relaxed build's last-bit differences between plans (above).
+    after.forEach((r, i) => assert.ok(Math.abs(r.score - before[i].score) <= 1e-6, `${r.id}: ${before[i].score} -> ${r.score}`));
     assert.equal(await page.isVisible("#notice"), false);
 });
 

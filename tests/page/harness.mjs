@@ -17,7 +17,9 @@ const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export function requireBuiltSite() {
     const needed = {
         "index.html": "bash scripts/build-www.sh",
+        "pkg/browser.js": "make pkg, then bash scripts/build-www.sh",
         "pkg/reloop_edge.js": "make pkg, then bash scripts/build-www.sh",
+        "pkg/reloop_edge_relaxed_bg.wasm": "make pkg, then bash scripts/build-www.sh",
         "pkg/reloop_edge_bg.wasm": "make pkg, then bash scripts/build-www.sh",
         "vendor/uPlot.esm.js": "npm ci, then bash scripts/build-www.sh",
         "data/movies.json": "bash scripts/build-www.sh (exports the MovieLens data)",
