@@ -134,15 +134,9 @@ async function loadReloop(dir = pkgDir, wasm = "reloop_edge_bg.wasm", tag = "") 
   const model = api.Model.bundled();
   return { api, model };
 }
-// Whether this Node runs wasm relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd).
-const relaxedHost = (() => {
-  try {
-    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1,
-      13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]));
-  } catch {
-    return false;
-  }
-})();
+// Whether this Node runs wasm relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd),
+// by the package's own probe.
+const relaxedHost = (await import(pathToFileURL(path.join(pkgDir, "host.js")).href)).relaxedSimd();
 const relaxedWasm = path.join(pkgDir, "reloop_edge_relaxed_bg.wasm");
 async function loadOrt() {
   const ort = await import("onnxruntime-web");

@@ -464,23 +464,29 @@ impl Model {
 
     fn warm_up_rows(&self, rows: usize) -> Result<()> {
         let inner = &*self.inner;
-        let mut ints: Vec<Vec<i64>> = Vec::new();
-        let mut floats: Vec<Vec<f32>> = Vec::new();
-        for (input, columns) in inner.spec.inputs.iter().zip(&inner.columns) {
-            let row = columns.iter().map(ColumnBound::lowest).cycle().take(columns.len() * rows);
-            match input.dtype {
-                DType::I64 => ints.push(row.collect()),
-                DType::F32 => floats.push(row.map(|v| v as f32).collect()),
-            }
+        // One input's rows, owned, in spec order (what `InputTensor` borrows).
+        enum Rows {
+            I64(Vec<i64>),
+            F32(Vec<f32>),
         }
-        let (mut i, mut f) = (ints.iter(), floats.iter());
-        let tensors: Vec<InputTensor<'_>> = inner
+        let data: Vec<Rows> = inner
             .spec
             .inputs
             .iter()
-            .filter_map(|input| match input.dtype {
-                DType::I64 => i.next().map(|v| InputTensor::I64(v)),
-                DType::F32 => f.next().map(|v| InputTensor::F32(v)),
+            .zip(&inner.columns)
+            .map(|(input, columns)| {
+                let row = columns.iter().map(ColumnBound::lowest).cycle().take(columns.len() * rows);
+                match input.dtype {
+                    DType::I64 => Rows::I64(row.collect()),
+                    DType::F32 => Rows::F32(row.map(|v| v as f32).collect()),
+                }
+            })
+            .collect();
+        let tensors: Vec<InputTensor<'_>> = data
+            .iter()
+            .map(|d| match d {
+                Rows::I64(v) => InputTensor::I64(v),
+                Rows::F32(v) => InputTensor::F32(v),
             })
             .collect();
         crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
