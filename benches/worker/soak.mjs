@@ -89,17 +89,23 @@ function contextOf(s) {
   };
 }
 
+const DEEP = JSON.parse(`${"[".repeat(2000)}${"]".repeat(2000)}`);
+
 /** Items of a /score, each a catalog item or, rarely, an odd one (the package judges it; the replay predicts). */
 function itemsFor(rng, n) {
   return Array.from({ length: n }, () => {
     const base = pick(rng, CATALOG);
     const r = rng();
-    // Per item, so ~3% of /score of 64 items fail on one (400 E_INVALID_INPUT).
+    // Per item: 0.13% are ones the package refuses (400 E_INVALID_INPUT: wrong type, itemId
+    // missing, nested lists, a null genre), so ~8% of /score of 64 items fail, ~1% of 8.
     if (r < 0.0003) return { ...base, year: String(base.year) }; // a wrong type
     if (r < 0.0005) return { id: base.id, genres: base.genres, year: base.year }; // itemId missing
     if (r < 0.0025) return { ...base, genres: Array.from({ length: 3000 }, (_, k) => GENRES[k % 8]) }; // a huge array
     if (r < 0.0065) return { ...base, genres: ["Unheard-of"], extra: { nested: [1, 2, 3] } }; // unknown values, extra keys
     if (r < 0.0085) return { ...base, itemId: -base.itemId, year: 1e9 }; // out of range
+    if (r < 0.0089) return { ...base, genres: DEEP }; // lists in lists, 2,000 deep
+    if (r < 0.0093) return JSON.parse(`{"__proto__": {"itemId": 1}, "constructor": null, "itemId": ${base.itemId}, "genres": [null], "year": ${base.year}}`);
+    if (r < 0.0103) return { ...base, id: "é".repeat(4000), genres: ["x".repeat(8000)] }; // long strings
     return base;
   });
 }
@@ -132,10 +138,11 @@ const MALFORMED = [
 ];
 
 // Tokens that must not restore the session's memory, and the reason the Worker must give.
-const BAD_TOKENS = ["tampered", "expired", "other-key", "foreign-session", "foreign-model", "garbage", "no-session-id"];
+const BAD_TOKENS = ["tampered", "expired", "other-key", "foreign-session", "foreign-model", "garbage", "too-long", "no-session-id", "bad-session-id"];
 const REASON = {
   tampered: "tampered", expired: "expired", "other-key": "tampered", "foreign-session": "foreign-session",
-  "foreign-model": "foreign-model", garbage: "malformed", "no-session-id": "foreign-session",
+  "foreign-model": "foreign-model", garbage: "malformed", "too-long": "malformed", "no-session-id": "foreign-session",
+  "bad-session-id": "foreign-session",
 };
 
 // --- the client ------------------------------------------------------------------
@@ -236,12 +243,21 @@ function nextRequest(s, ctx) {
       case "garbage":
         token = "not!a*token";
         break;
+      case "too-long":
+        token = s.token + "A".repeat(16385 - s.token.length);
+        break;
       case "no-session-id":
         token = s.token;
         sessionId = undefined;
         break;
+      case "bad-session-id":
+        // Not a canonical id: the Worker gives the request a new one, so the token is another session's.
+        token = s.token;
+        sessionId = pick(rng, ["", "short", `${s.sessionId.slice(0, 21)}!`, s.sessionId.toLowerCase() === s.sessionId ? "x".repeat(22) : s.sessionId.toLowerCase()]);
+        break;
     }
-    return { ...plan, kind: "bad-token", name: variant, token, sessionId, expectReason: REASON[variant] };
+    const newId = variant === "no-session-id" || variant === "bad-session-id";
+    return { ...plan, kind: "bad-token", name: variant, token, sessionId, expectReason: REASON[variant], newId, ownId: s.sessionId };
   }
   return plan;
 }
@@ -295,7 +311,12 @@ function compare(reply, predicted, plan, body) {
     diffs.push(`session ${session.state}/${session.reason}, expected ${expectState}/${expectReason}`);
   }
   if (session.events !== predicted.events) diffs.push(`events ${session.events} vs ${predicted.events}`);
-  if (plan.sessionId !== undefined && reply.headers["x-reloop-session"] !== plan.sessionId) diffs.push("session id changed");
+  const id = reply.headers["x-reloop-session"];
+  if (plan.newId) {
+    if (typeof id !== "string" || id.length !== 22 || id === plan.ownId) diffs.push(`session id ${id}: expected a new one`);
+  } else if (plan.sessionId !== undefined && id !== plan.sessionId) {
+    diffs.push("session id changed");
+  }
   const token = reply.headers["x-reloop-token"];
   if (typeof token !== "string") diffs.push("no token");
   else if (Buffer.compare(parseToken(token).memory, Buffer.from(predicted.saved)) !== 0) diffs.push("token memory bytes differ from the replay's");
