@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/js/guard.js")]
 extern "C" {
     fn reloop_guard_free(instance: &JsValue, name: &str);
+    fn reloop_is_guard_error(e: &JsValue) -> bool;
 }
 
 unsafe extern "C" {
@@ -70,7 +71,8 @@ impl<T: Clone> Table<T> {
 }
 
 /// Once per instance, before the first model: runs the static
-/// constructors, and makes `free()` final on both classes.
+/// constructors, and guards every class (`src/js/guard.js`): `free()` made
+/// final, receivers checked, re-entrant calls refused with coded errors.
 ///
 /// * Constructors: a module that never calls `__wasm_call_ctors` is linked
 ///   "command-style", and the linker then re-runs every constructor at the
@@ -135,15 +137,14 @@ pub(crate) fn lookup_catalog(handle: u32) -> Option<SharedCatalog> {
 }
 
 /// The handle a JS object carries under `property` (a hidden getter), or
-/// `Err` with what it threw: a freed object's coded error, or anything a
-/// Proxy or forged getter throws (`None` inside).
+/// `Err` with what it threw: the guard's coded error for a freed object or
+/// one inside a call of its own (src/js/guard.js), or `None` for anything
+/// else a Proxy or forged getter throws (never passed on: it may be any value).
 pub(crate) fn handle_of(value: &JsValue, property: &str) -> Result<Option<u32>, Option<JsValue>> {
     if !value.is_object() {
         return Ok(None);
     }
-    let handle = Reflect::get(value, &JsValue::from_str(property)).map_err(|e| {
-        let coded = Reflect::get(&e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string());
-        coded.then_some(e)
-    })?;
+    let handle =
+        Reflect::get(value, &JsValue::from_str(property)).map_err(|e| reloop_is_guard_error(&e).then_some(e))?;
     Ok(handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX)).map(|h| h as u32))
 }
