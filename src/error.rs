@@ -4,7 +4,7 @@
 
 use js_sys::Reflect;
 use reloop_core::Error;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// What every exported method returns: the value, or the thrown `ReloopError`.
 pub(crate) type JsResult<T> = std::result::Result<T, JsValue>;
@@ -24,10 +24,8 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
 
 /// The message of something JS threw.
 pub(crate) fn thrown(e: &JsValue) -> String {
-    match e.dyn_ref::<js_sys::Error>() {
-        Some(error) => String::from(error.message()),
-        None => e.as_string().unwrap_or_else(|| "a non-Error value".into()),
-    }
+    // Read in JS (src/js/reader.js): `error.message` may be a getter that throws.
+    crate::reader::message_of(e)
 }
 
 /// What kind of JS value `v` is, for error messages.

@@ -40,7 +40,14 @@
 //!   `E_MODEL_MISMATCH`, `E_UNSUPPORTED_VERSION`); a failed call leaves the
 //!   session as it was;
 //! * `free()` is final and idempotent: using a freed `Model` or `Session`
-//!   throws an `E_INVALID_INPUT` error;
+//!   throws an `E_INVALID_INPUT` error; `free()` inside the object's own
+//!   call (from a getter of an argument) takes effect when the call returns;
+//! * a method called on anything but a live instance of its class (detached,
+//!   on a plain object, on another class's instance) or on an object inside
+//!   one of its own calls (re-entrancy) throws `E_INVALID_INPUT`
+//!   (`src/js/guard.js`); typed arrays and buffers are copied in JS from
+//!   their internal slots before wasm reads them, and option values must be
+//!   scalars, so no caller code runs (and throws) from inside wasm;
 //! * `new Session(x)` with anything but a live `Model` throws
 //!   `E_INVALID_INPUT`.
 
@@ -48,7 +55,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::Uint8Array;
 use reloop_core::Error;
 use wasm_bindgen::prelude::*;
 
@@ -85,12 +92,15 @@ pub(crate) fn input(message: impl Into<String>) -> Error {
 }
 
 /// A `Uint8Array` or `ArrayBuffer` argument, copied into wasm memory.
+///
+/// The copy is made in JS first (`reloop_copy_typed`), from the array's
+/// internal slots: reading a Proxy, a fake (an object with a typed array's
+/// prototype) or an array with a throwing `length` from here would throw a
+/// `TypeError` through the module, uncaught, and leave the object whose
+/// method was running borrowed for good.
 pub(crate) fn bytes_arg(name: &str, value: &JsValue) -> Result<Vec<u8>, Error> {
-    if let Some(array) = value.dyn_ref::<Uint8Array>() {
-        Ok(array.to_vec())
-    } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
-        Ok(Uint8Array::new(buffer).to_vec())
-    } else {
-        Err(input(format!("{name} must be a Uint8Array or an ArrayBuffer")))
+    match reader::copy_typed(value, "Uint8Array").dyn_into::<Uint8Array>() {
+        Ok(array) => Ok(array.to_vec()),
+        Err(_) => Err(input(format!("{name} must be a Uint8Array or an ArrayBuffer, got {}", error::js_type(value)))),
     }
 }

@@ -47,6 +47,22 @@ extern "C" {
     fn reloop_read_entries(entries: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
     fn reloop_read_item(item: &JsValue, context: &JsValue, fields: &JsValue) -> Result<JsValue, JsValue>;
+    fn reloop_copy_typed(value: &JsValue, kind: &str) -> JsValue;
+    fn reloop_message_of(e: &JsValue) -> String;
+}
+
+/// A fresh copy of `value` if it is a real typed array of `kind`
+/// (`"Uint8Array"` also takes an `ArrayBuffer`), made from its internal
+/// slots without running the caller's code; `null` otherwise. The copy can
+/// be read from wasm safely (nothing of it throws).
+pub(crate) fn copy_typed(value: &JsValue, kind: &str) -> JsValue {
+    reloop_copy_typed(value, kind)
+}
+
+/// The message of something JS threw, read in JS: an `Error` whose
+/// `message` getter throws, or a Proxy, cannot throw through the module.
+pub(crate) fn message_of(e: &JsValue) -> String {
+    reloop_message_of(e)
 }
 
 /// Reads items for one model, reusing its buffers across calls.

@@ -12,8 +12,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{js_type, thrown};
 use crate::input;
+use crate::reader::copy_typed;
 
-/// One input's data, copied out of its typed array.
+/// One input's data, copied out of its typed array (through a fresh JS copy
+/// made from the array's internal slots, [`copy_typed`]: a Proxy or a fake
+/// typed array read from wasm would throw through the module, uncaught).
 pub(crate) enum TensorData {
     I64(Vec<i64>),
     F32(Vec<f32>),
@@ -38,7 +41,7 @@ pub(crate) fn read(model: &Model, inputs: &JsValue) -> Result<(Vec<TensorData>, 
             .map_err(|e| input(format!("inputs.{name}: reading it threw: {}", thrown(&e))))?;
         let (data, len) = match dtype {
             DType::I64 => {
-                let array = value.dyn_ref::<BigInt64Array>().ok_or_else(|| {
+                let array = copy_typed(&value, "BigInt64Array").dyn_into::<BigInt64Array>().map_err(|_| {
                     input(format!("inputs.{name} must be a BigInt64Array (an i64 input), got {}", js_type(&value)))
                 })?;
                 check_length(model, name, width, array.length())?;
@@ -47,7 +50,7 @@ pub(crate) fn read(model: &Model, inputs: &JsValue) -> Result<(Vec<TensorData>, 
                 (TensorData::I64(data), len)
             }
             DType::F32 => {
-                let array = value.dyn_ref::<Float32Array>().ok_or_else(|| {
+                let array = copy_typed(&value, "Float32Array").dyn_into::<Float32Array>().map_err(|_| {
                     input(format!("inputs.{name} must be a Float32Array (an f32 input), got {}", js_type(&value)))
                 })?;
                 check_length(model, name, width, array.length())?;

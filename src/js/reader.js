@@ -43,6 +43,10 @@ function kind(v) {
 }
 
 /** The message of something JS threw (its own getters may throw too). */
+export function reloop_message_of(e) {
+  return messageOf(e);
+}
+
 function messageOf(e) {
   try {
     if (e instanceof Error) return String(e.message);
@@ -202,7 +206,8 @@ export function reloop_read_item(item, context, fields) {
  */
 export function reloop_read_entries(entries) {
   try {
-    if (entries instanceof Uint32Array) return entries;
+    // A fresh copy: Rust reads it from wasm, where a fake or a Proxy would throw uncaught.
+    if (typedKind(entries) === "Uint32Array") return new Uint32Array(entries);
     if (ArrayBuffer.isView(entries) && !(entries instanceof DataView)) {
       if (entries instanceof Float32Array || entries instanceof Float64Array) {
         throw new Problem("entries must be integers (a Uint32Array or an array of indices or ids), got a float array");
@@ -241,5 +246,53 @@ export function reloop_read_entries(entries) {
     return out;
   } catch (e) {
     return failed(e);
+  }
+}
+
+// The `Symbol.toStringTag` getter of %TypedArray%.prototype: the element type
+// of a real typed array (from its internal slot; a Proxy, a subclass that lies
+// or an object with a typed array's prototype gets undefined).
+const TYPED_TAG = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
+const BUFFER_BYTES = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
+
+/** `"Uint8Array"`, `"Float32Array"`, ... for a real typed array; else undefined. Never throws. */
+function typedKind(v) {
+  try {
+    return TYPED_TAG.call(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A fresh copy of `value` as a typed array of `kind` (`"Uint8Array"` also
+ * takes an ArrayBuffer), made from internal slots only, so Rust can read it
+ * from wasm without running any of the caller's code (a Proxy, a fake typed
+ * array or a lying `length` would throw from inside wasm, uncaught). Returns
+ * null for anything else. Never throws.
+ */
+export function reloop_copy_typed(value, kind) {
+  try {
+    const got = typedKind(value);
+    if (got === kind) {
+      switch (kind) {
+        case "Uint8Array": return new Uint8Array(value);
+        case "Float32Array": return new Float32Array(value);
+        case "BigInt64Array": return new BigInt64Array(value);
+        case "Uint32Array": return new Uint32Array(value);
+        default: return null;
+      }
+    }
+    if (kind === "Uint8Array" && got === undefined) {
+      try {
+        BUFFER_BYTES.call(value); // throws unless a real (non-shared) ArrayBuffer
+      } catch {
+        return null;
+      }
+      return new Uint8Array(new Uint8Array(value));
+    }
+    return null;
+  } catch {
+    return null;
   }
 }
