@@ -9,7 +9,15 @@ export function reloop_copy_options(options) {
     for (const key of Object.keys(options)) {
       const value = options[key];
       // `undefined` counts as not given (so `halfLife: undefined` is the default, `null` is none).
-      if (value !== undefined) Object.defineProperty(copy, key, { value, enumerable: true });
+      if (value === undefined) continue;
+      // Every option is a scalar. An object (a Proxy, a getter-laden object)
+      // is refused here: src/options.rs's reader would look inside it from
+      // wasm, where what its traps throw cannot be caught.
+      if ((typeof value === "object" && value !== null) || typeof value === "function" || typeof value === "symbol") {
+        const got = typeof value === "object" ? (Array.isArray(value) ? "a list" : "an object") : `a ${typeof value}`;
+        return `options: \`${key}\` is ${got}; option values are numbers, strings, booleans, BigInts or null`;
+      }
+      Object.defineProperty(copy, key, { value, enumerable: true });
     }
     return copy;
   } catch (e) {
