@@ -48,6 +48,7 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 "#;
 
 mod catalog;
+mod hostile;
 
 thread_local! {
     static CLASSES: OnceCell<(JsValue, JsValue, JsValue)> = const { OnceCell::new() };
