@@ -32,7 +32,11 @@
  *
  * Also sampled, every ~2.5% of the run: the isolate's wasm memory (GET
  * /health `wasmMemoryBytes`) and workerd's RSS. The wasm memory must not
- * grow over the last half of the run.
+ * grow over the last half of the run. Wasm memory never shrinks, so its size
+ * is a high-water mark: the warm-up sends bursts of the largest /score first,
+ * so that a rare peak of legitimate requests late in a short run is not taken
+ * for a leak (a leak grows past any peak: the Worker keeping each request's
+ * memory, ~23 KB, adds 11 MB to a 1,000-request run).
  *
  * Needs the relaxed-SIMD build in Node (the Worker's build):
  *   node --experimental-wasm-relaxed-simd benches/worker/soak.mjs
@@ -44,7 +48,7 @@
  * mismatches (the soak test checks it does). Exit status 1 on any failure.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, loadavg } from "node:os";
@@ -422,6 +426,22 @@ export async function runSoak({
         s.free();
       }
     }
+    // The wasm memory's high-water mark: `concurrency` of the largest /score at
+    // once, twice (64 items, two with 3,000 genres: ~60 KB of JSON each). A
+    // leak grows past it; a peak of the workload alone should not.
+    const wasmBeforeBurst = (await (await fetch(`${worker.url}/health`)).json()).wasmMemoryBytes;
+    const heavyBody = (huge) => JSON.stringify({
+      items: CATALOG.slice(0, Math.max(...sizes)).map((item, i) => (i < huge ? { ...item, genres: Array.from({ length: 3000 }, (_, k) => GENRES[k % 8]) } : item)),
+      context: contextOf(0),
+    });
+    let heavy = heavyBody(2);
+    for (let huge = 1; Buffer.byteLength(heavy) > ctx.maxBodyBytes; huge--) heavy = heavyBody(huge);
+    for (let round = 0; round < 2; round++) {
+      const replies = await Promise.all(Array.from({ length: concurrency }, () =>
+        send(warm, { method: "POST", path: "/score", text: heavy, type: "application/json" })));
+      const bad = replies.find((x) => x.status !== 200);
+      if (bad) throw new Error(`warm-up burst: ${bad.status} ${bad.text}`);
+    }
     if (injectSwap) for (const s of ctx.sessions) s.swapAt = Math.max(2, R >> 1);
 
     // The order requests are issued: each session R times, shuffled (seeded).
@@ -451,6 +471,7 @@ export async function runSoak({
       return sampling;
     };
     await sample();
+    stats.samples[0].wasmBeforeBurst = wasmBeforeBurst;
 
     const handle = async (s) => {
       const plan = nextRequest(s, ctx);
@@ -560,6 +581,7 @@ export async function runSoak({
         node: process.version, wasmBuild,
         workerd: execFileSync(join(REPO, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" }).trim(),
         package: health.package.version, model: health.model.id.slice(0, 12),
+        relaxedWasmSha256: createHash("sha256").update(readFileSync(join(REPO, "pkg/reloop_edge_relaxed_bg.wasm"))).digest("hex").slice(0, 16),
       },
       machine: { cpus: cpus().length, loadavgBefore: loadBefore.map((x) => +x.toFixed(2)), loadavgAfter: loadavg().map((x) => +x.toFixed(2)) },
       config: { sessions: S, requestsPerSession: R, seed, concurrency, sizes, malformedShare, badTokenShare, injectSwap },
@@ -588,7 +610,7 @@ export function markdown(r) {
   return [
     `# Worker soak, seed ${r.config.seed}: ${r.failures.length === 0 ? "passed" : `FAILED (${r.failures.join("; ")})`}`,
     "",
-    `${r.date}; node ${r.versions.node} (${r.versions.wasmBuild}), ${r.versions.workerd}, package ${r.versions.package}, model ${r.versions.model}; ` +
+    `${r.date}; node ${r.versions.node} (${r.versions.wasmBuild}), ${r.versions.workerd}, package ${r.versions.package} (relaxed wasm sha256 ${r.versions.relaxedWasmSha256}), model ${r.versions.model}; ` +
       `${r.machine.cpus} cores shared with the client, load average ${r.machine.loadavgBefore.join(" ")} before, ${r.machine.loadavgAfter.join(" ")} after`,
     "",
     `${r.config.sessions} sessions × ${r.config.requestsPerSession} requests, ${r.config.concurrency} in flight, /score batch sizes ${r.config.sizes.join(", ")} (and 1 by /feedback item)`,
@@ -606,7 +628,7 @@ export function markdown(r) {
     `| wasm memory growth over the last half | ${r.memory.wasmGrowthLastHalf} bytes |`,
     `| workerd RSS at the end; high-water mark; growth over the last half | ${r.memory.workerdRssMb} MB; ${r.memory.workerdPeakRssMb} MB; ${(r.memory.rssGrowthLastHalfKb / 1024).toFixed(1)} MB |`,
     "",
-    "Memory vs requests served:",
+    `Memory vs requests served (the wasm memory was ${mb(pts[0].wasmBeforeBurst ?? pts[0].wasmBytes)} MB before the warm-up burst):`,
     "",
     "| served | wasm memory MB | workerd RSS MB |",
     "|---:|---:|---:|",
@@ -619,7 +641,11 @@ export function markdown(r) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
   const arg = (name) => { const at = argv.indexOf(`--${name}`); return at >= 0 ? argv[at + 1] : undefined; };
-  const num = (name, env, fallback) => Number(arg(name) ?? process.env[env] ?? fallback);
+  const num = (name, env, fallback) => {
+    const value = Number(arg(name) ?? (process.env[env] || fallback));
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} / ${env}: not a whole number`);
+    return value;
+  };
   const report = await runSoak({
     sessions: num("sessions", "SOAK_SESSIONS", 1000),
     requests: num("requests", "SOAK_REQUESTS", 100),

@@ -23,7 +23,7 @@ function soak(args) {
   const reportPath = join(dir, "report.json");
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--experimental-wasm-relaxed-simd", "--no-warnings", SOAK, ...args, "--report", reportPath],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SOAK_SESSIONS: "", SOAK_REQUESTS: "", SOAK_SEED: "" } });
+      { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d) => { output += d; });
     child.stderr.on("data", (d) => { output += d; });
