@@ -310,8 +310,8 @@ function goodArb(slot) {
     case "spec":
       return fc.record({
         asText: fc.boolean(),
-        path: fc.constantFrom(null, "version", "maxBatch", "p0", "mu", "inputs", "fields", "outputs", "fields.age", "fields.genres.pooling",
-          "fields.itemId.vocabulary", "outputs.hidden", "outputs.kind", "inputs.0.columns", "inputs.1.dtype", "mu.3"),
+        path: fc.option(fc.constantFrom("version", "maxBatch", "p0", "mu", "inputs", "fields", "outputs", "fields.age", "fields.genres.pooling",
+          "fields.itemId.vocabulary", "outputs.hidden", "outputs.kind", "inputs.0.columns", "inputs.1.dtype", "mu.3"), { freq: 2 }),
         mut: valueArb,
       }).map((r) => ({ t: "spec", ...r }));
     case "tensors":
