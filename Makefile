@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker test-cli worker-dry-run bench-worker vendor-check
+.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker test-cli test-consumer worker-dry-run bench-worker vendor-check
 
 # Native tools (replay, train; the reloop-tools crate) build with the
 # `native` profile: opt-level 3 without the wasm package's LTO, so a fresh
@@ -19,8 +19,8 @@ demo: DATA_PROFILE = native
 # Every test layer: the vendored tract check, unit, property, golden, data,
 # parity and doc tests of every crate of the workspace (all features: the
 # MovieLens tests need `make data`), lints, then the wasm tests in Chromium
-# and Node, the package build, the Worker in workerd and the demo page in
-# Chromium.
+# and Node, the package build, the Worker in workerd, the demo page in
+# Chromium and the packed package in fresh consumer projects.
 test: data vendor-check layers
 	cargo test --locked --workspace --all-features --all-targets
 	cargo test --locked --workspace --all-features --doc
@@ -30,6 +30,7 @@ test: data vendor-check layers
 	$(MAKE) test-worker
 	$(MAKE) test-cli
 	$(MAKE) test-page
+	$(MAKE) test-consumer
 
 # The crates are the layers: what each may not link (scripts/check-layers.sh).
 layers:
@@ -116,6 +117,12 @@ test-page: www
 # deploy` would upload. Needs pkg/ (make pkg); fails, never skips, without it.
 test-worker:
 	bash scripts/test-worker.sh
+
+# The package as users meet it: npm pack, installed into throwaway projects
+# (Node, tsc 5.9/7, wrangler dev, Vite 5/8 in Chromium) running the package
+# README's snippets (scripts/test-consumer.sh).
+test-consumer:
+	bash scripts/test-consumer.sh
 
 # The command-line tool to a Session in Node: inspect → edited draft → check →
 # replay → options → new Session from pkg/ (needs make pkg).

@@ -8,8 +8,8 @@
 #      one ES module whose `initSync({ module })` / `init({ module_or_path })`
 #      work in a Worker, a browser and Node;
 #   3. wasm-opt -Oz from npm `binaryen` when node_modules has it (WASM_OPT=0 skips);
-#   4. pkg/package.json = pkg.json with the version from Cargo.toml, the README
-#      and the spec reference (crates/runtime/SPEC.md);
+#   4. pkg/package.json = pkg.json with the version from Cargo.toml, the npm
+#      README (src/entries/README.md), the spec reference (crates/runtime/SPEC.md);
 #   5. sizes (raw / gzip -9 / brotli) printed and each wasm's gzip budget checked;
 #   6. a smoke test of the built package in Node (scripts/check-pkg.mjs).
 set -euo pipefail
@@ -99,6 +99,25 @@ swap("if (wasm !== undefined) return wasm;", "if (!__reloopIsNotReady(wasm)) ret
 s = 'import { notReady as __reloopNotReady, isNotReady as __reloopIsNotReady } from "./ready.js";\n' + s;
 fs.writeFileSync(file, s);
 JS
+# The classes carry their model's item and context types (src/types.d.ts):
+# the Rust attributes name `I` and `C` in parameters, and wasm-bindgen cannot
+# declare a generic class, so the type parameters are added here.
+node - "$OUT/reloop_edge.d.ts" <<'JS'
+const fs = require("fs");
+const file = process.argv[2];
+let s = fs.readFileSync(file, "utf8");
+const swap = (from, to) => {
+  const n = s.split(from).length - 1;
+  if (n !== 1) throw new Error(`d.ts patch: expected 1 of ${JSON.stringify(from)}, found ${n}`);
+  s = s.replace(from, to);
+};
+const both = "<I extends object = Item, C extends object = Item>";
+swap("export class Model {", `export class Model${both} {`);
+swap("export class Session {", `export class Session${both} {`);
+swap("export class Catalog {", "export class Catalog<I extends object = Item> {");
+swap("static fromOnnx(", `static fromOnnx${both}(`);
+fs.writeFileSync(file, s);
+JS
 cp src/entries/*.js src/entries/*.d.ts "$OUT/"
 
 wasm_opt=node_modules/.bin/wasm-opt
@@ -126,12 +145,12 @@ const manifest = JSON.parse(fs.readFileSync("pkg.json", "utf8"));
 manifest.version = process.argv[1];
 fs.writeFileSync("'"$OUT"'/package.json", JSON.stringify(manifest, null, 2) + "\n");
 ' "$version"
-# The spec reference the README links to (also the runtime crate's docs),
-# linked from the package's README where it sits in the package.
+# The package's README is written for npm users (src/entries/README.md; the
+# consumer tests run its snippets); the spec reference it points to (also the
+# runtime crate's docs) and the licence texts of "MIT OR Apache-2.0".
+cp src/entries/README.md "$OUT/README.md"
 cp crates/runtime/SPEC.md "$OUT/SPEC.md"
-# The licence texts of "MIT OR Apache-2.0".
 cp LICENSE-MIT LICENSE-APACHE "$OUT/"
-sed 's#(crates/runtime/SPEC.md)#(SPEC.md)#g' README.md >"$OUT/README.md"
 rm -f "$OUT/.gitignore"
 
 echo "== sizes"

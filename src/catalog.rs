@@ -39,8 +39,8 @@ impl Catalog {
     /// as `add`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Model")] model: &JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Model<I, any>")] model: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "I[]")] items: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[]")] ids: JsValue,
     ) -> JsResult<Catalog> {
         crate::start();
@@ -63,7 +63,7 @@ impl Catalog {
     /// 64 MiB of encoded rows; the catalog is unchanged then.
     pub fn add(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "I[]")] items: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string[]")] ids: JsValue,
     ) -> JsResult<()> {
         let shared = self.get()?.clone();

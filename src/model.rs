@@ -31,6 +31,7 @@ impl Model {
     /// shared by every later one.
     ///
     /// @throws {ReloopError} `E_MODEL` only if the build is broken.
+    #[wasm_bindgen(unchecked_return_type = "Model<MovieLensItem, MovieLensContext>")]
     pub fn bundled() -> JsResult<Model> {
         crate::start();
         let model = BUNDLED.with(|cell| -> Result<reloop_runtime::Model, Error> {
@@ -49,7 +50,7 @@ impl Model {
     /// @throws {ReloopError} `E_MODEL` for bytes tract cannot load or a graph that does
     /// not fit the spec; `E_INVALID_CONFIG` for an invalid spec; `E_INVALID_INPUT` for
     /// arguments of the wrong type.
-    #[wasm_bindgen(js_name = fromOnnx)]
+    #[wasm_bindgen(js_name = fromOnnx, unchecked_return_type = "Model<I, C>")]
     pub fn from_onnx(
         #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] onnx: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | ModelSpec")] spec: JsValue,

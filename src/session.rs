@@ -86,7 +86,7 @@ impl Session {
     /// `E_INVALID_INPUT` when `model` is not a live `Model`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Model")] model: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Model<I, C>")] model: &JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SessionOptions")] options: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | ArrayBuffer | null")] saved: JsValue,
     ) -> JsResult<Session> {
@@ -117,8 +117,8 @@ impl Session {
     #[wasm_bindgen(unchecked_return_type = "Float32Array")]
     pub fn score(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "I[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "C | null")] context: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
     ) -> JsResult<JsValue> {
         self.score_batch(&items, &context, &ids)?;
@@ -136,8 +136,8 @@ impl Session {
     #[wasm_bindgen(js_name = scoreDetailed, unchecked_return_type = "ScoreDetail")]
     pub fn score_detailed(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "I[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "C | null")] context: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ScoreDetailOptions | null")] detail: JsValue,
     ) -> JsResult<JsValue> {
@@ -164,9 +164,9 @@ impl Session {
     /// not a boolean; the memory is unchanged then.
     pub fn record(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Item")] item: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "I")] item: JsValue,
         #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "C | null")] context: JsValue,
     ) -> JsResult<bool> {
         let Session { session, reader, .. } = self;
         let session = session.as_mut().ok_or_else(not_set_up)?;
@@ -188,9 +188,9 @@ impl Session {
     #[wasm_bindgen(js_name = scoreCatalog, unchecked_return_type = "Float32Array")]
     pub fn score_catalog(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Catalog")] catalog: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Catalog<I>")] catalog: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[] | string[]")] entries: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "C | null")] context: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[] | null")] ids: JsValue,
     ) -> JsResult<JsValue> {
         let shared = Catalog::lookup(&catalog)?;
@@ -216,10 +216,10 @@ impl Session {
     #[wasm_bindgen(js_name = recordCatalog)]
     pub fn record_catalog(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Catalog")] catalog: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Catalog<I>")] catalog: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number | string")] entry: JsValue,
         #[wasm_bindgen(unchecked_param_type = "boolean")] clicked: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "Item | null")] context: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "C | null")] context: JsValue,
     ) -> JsResult<bool> {
         let shared = Catalog::lookup(&catalog)?;
         let Session { session, reader, .. } = self;

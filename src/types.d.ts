@@ -1,10 +1,18 @@
 /*
- * Initialise once per page, Worker isolate or process, before using Model/Session:
- *   Worker (compiled module):  import wasm from "reloop-edge/reloop_edge_bg.wasm"; initSync({ module: wasm });
- *   Browser (URL, fetched):    await init();   // or await init({ module_or_path: new URL(".../reloop_edge_bg.wasm") })
- *   Node (bytes):              await init({ module_or_path: await readFile(wasmPath) });
+ * `import { Model, Session } from "reloop-edge"` initialises the package itself in Node and
+ * Cloudflare Workers; in a browser, `await init()` (the default export) once first.
  * Then: const model = Model.bundled(); const session = new Session(model, options, savedBytes);
+ *
+ * `Model<I, C>`, `Session<I, C>` and `Catalog<I>` carry the item and context types of a
+ * model: `Model.bundled()` is a `Model<MovieLensItem, MovieLensContext>`, so a session of it
+ * refuses, at compile time, an item whose `itemId` is a string; `Model.fromOnnx<MyItem,
+ * MyContext>(...)` names your model's; left out, they are `Item` (any fields).
  */
+declare global {
+    /** ES2025's `Symbol.dispose`, declared as TypeScript's own `esnext.disposable` lib does, so
+     * the classes' `[Symbol.dispose]()` type-checks under older `lib`/`target` settings too. */
+    interface SymbolConstructor { readonly dispose: unique symbol }
+}
 /** One item, or the shared context (e.g. the user's features): field name → value.
  * Each field the model reads (`model.fields`) is read as `item[name]` reads it (own or
  * inherited, getters run; `toJSON` is not applied); other properties are ignored. A field
@@ -34,5 +42,5 @@ export interface ScoreDetailOptions { hidden?: boolean }
 export interface ReloopError extends Error {
   name: "ReloopError";
   code: "E_INVALID_INPUT" | "E_INVALID_CONFIG" | "E_MODEL" | "E_CORRUPT_MEMORY"
-      | "E_MODEL_MISMATCH" | "E_UNSUPPORTED_VERSION";
+      | "E_MODEL_MISMATCH" | "E_UNSUPPORTED_VERSION" | "E_NOT_INITIALISED";
 }
