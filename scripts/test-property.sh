@@ -9,6 +9,7 @@
 #   PROPERTY_SEED   fast-check seed (default: random; printed at the start and
 #                   on failure, so a failure reruns with the same values)
 #   PROPERTY_SHRINK 0 stops at the first failure without shrinking it
+#   PROPERTY_EXAMPLES 0 skips the fixed regression examples (generated runs only)
 #   RELOOP_PKG      the package directory to test (default: pkg/)
 #
 # Needs pkg/ (make pkg) and the npm dev dependencies (npm ci); fails, never
