@@ -455,7 +455,7 @@ export async function runSoak({
 
     const stats = {
       requests: 0, byKind: {}, byRoute: {}, status: {}, codes4xx: {}, fiveXx: 0, transportErrors: 0,
-      unexpected: 0, mismatchedRequests: 0, replayed: 0, restored: 0, samples: [],
+      unexpected: 0, mismatchedRequests: 0, replayed: 0, restored: 0, samples: [], sampleErrors: 0,
     };
     const examples = [];
     const note = (line) => { if (examples.length < 20) examples.push(line); };
@@ -465,8 +465,13 @@ export async function runSoak({
     const sample = () => {
       const served = stats.requests;
       sampling = sampling.then(async () => {
-        const h = await (await fetch(`${worker.url}/health`)).json();
-        stats.samples.push({ served, wasmBytes: h.wasmMemoryBytes, rssKb: memoryOf(worker.pid).rssKb });
+        try {
+          const h = await (await fetch(`${worker.url}/health`)).json();
+          stats.samples.push({ served, wasmBytes: h.wasmMemoryBytes, rssKb: memoryOf(worker.pid).rssKb });
+        } catch (error) {
+          stats.sampleErrors += 1;
+          note(`GET /health after ${served} requests: ${error.cause?.message ?? error.message}`);
+        }
       });
       return sampling;
     };
@@ -559,9 +564,15 @@ export async function runSoak({
     const seconds = (performance.now() - started) / 1000;
     await sample();
     await sampling;
-    const memory = memoryOf(worker.pid);
+    let memory = { rssKb: NaN, peakKb: NaN };
+    try {
+      memory = memoryOf(worker.pid);
+    } catch (error) {
+      note(`workerd is gone: ${error.message}`);
+    }
 
     // Flat after warm-up: nothing grew over the last half of the run.
+    if (stats.samples.length === 0) stats.samples.push({ served: 0, wasmBytes: NaN, rssKb: NaN });
     const half = stats.samples.findLast((x) => x.served <= order.length / 2) ?? stats.samples[0];
     const lastHalf = stats.samples.filter((x) => x.served >= half.served);
     const wasmGrowthLastHalf = Math.max(...lastHalf.map((x) => x.wasmBytes)) - half.wasmBytes;
@@ -570,10 +581,11 @@ export async function runSoak({
     const failures = [];
     if (stats.fiveXx > 0) failures.push(`${stats.fiveXx} 5xx`);
     if (stats.transportErrors > 0) failures.push(`${stats.transportErrors} transport errors`);
+    if (stats.sampleErrors > 0) failures.push(`${stats.sampleErrors} memory samples failed`);
     if (stats.unexpected > 0) failures.push(`${stats.unexpected} malformed requests answered other than documented`);
     if (stats.mismatchedRequests > 0) failures.push(`${stats.mismatchedRequests} answers differ from the replay`);
     if (examples.some((e) => e.includes("carried a token"))) failures.push("an error response carried a token");
-    if (wasmGrowthLastHalf > 0) failures.push(`wasm memory grew by ${wasmGrowthLastHalf} bytes over the last half`);
+    if (!(wasmGrowthLastHalf <= 0)) failures.push(`wasm memory grew by ${wasmGrowthLastHalf} bytes over the last half`);
 
     return {
       date: new Date().toISOString(),
