@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 [[ -f pkg/reloop_edge_relaxed_bg.wasm && -f pkg/node.js ]] || { echo "pkg/ is missing: build the package first (make pkg)" >&2; exit 1; }
 [[ -x node_modules/.bin/workerd ]] || { echo "node_modules/.bin/workerd is missing: run npm ci" >&2; exit 1; }
 # The replay must run the Worker's wasm build: relaxed SIMD (behind a flag in Node 20).
-exec node --experimental-wasm-relaxed-simd --no-warnings benches/worker/soak.mjs --out benches/worker/results "$@"
+exec node --experimental-wasm-relaxed-simd --experimental-websocket --no-warnings benches/worker/soak.mjs --out benches/worker/results "$@"

@@ -30,18 +30,23 @@
  * and both the Worker and the replay run each size twice before the soak:
  * from then on every call runs on its size's fixed plan on both sides.
  *
- * Also sampled, every ~2.5% of the run: the isolate's wasm memory (GET
+ * Also sampled, --samples times (40) in the run: the isolate's wasm memory (GET
  * /health `wasmMemoryBytes`) and workerd's RSS. The wasm memory must not
  * grow over the last half of the run. Wasm memory never shrinks, so its size
  * is a high-water mark: the warm-up sends bursts of the largest /score first,
  * so that a rare peak of legitimate requests late in a short run is not taken
  * for a leak (a leak grows past any peak: the Worker keeping each request's
- * memory, ~23 KB, adds 11 MB to a 1,000-request run).
+ * memory, ~23 KB, adds 11 MB to a 1,000-request run). The isolate's JS heap
+ * is sampled too, through workerd's inspector, after a garbage collection
+ * and with no request in flight: what stays reachable. V8's own bookkeeping
+ * (type feedback, inline caches) grows it for the first few thousand
+ * requests (1.17 → 1.37 MB), then it is flat; it may grow by --js-slack bytes
+ * (64 KB) over the last half. Needs WebSocket (Node 20: --experimental-websocket).
  *
  * Needs the relaxed-SIMD build in Node (the Worker's build):
  *   node --experimental-wasm-relaxed-simd benches/worker/soak.mjs
  *     [--sessions 1000] [--requests 100] [--seed 1] [--concurrency 16]
- *     [--sizes 8,30,64] [--out DIR] [--report FILE] [--inject-swap]
+ *     [--sizes 8,30,64] [--js-slack 65536] [--samples 40] [--out DIR] [--report FILE] [--inject-swap]
  * or the env knobs SOAK_SESSIONS, SOAK_REQUESTS, SOAK_SEED, SOAK_CONCURRENCY.
  * `--inject-swap` makes each client send, once, another session's id and
  * token as its own (a simulated cross-session leak): the oracle must report
@@ -51,6 +56,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -381,6 +387,55 @@ function memoryOf(pid) {
   return { rssKb: kb("VmRSS"), peakKb: kb("VmHWM") };
 }
 
+/** A free loopback port (for workerd's inspector). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once("error", reject).listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The isolate's JS heap through workerd's inspector (Chrome DevTools
+ * protocol): `liveBytes()` takes a heap snapshot, which collects garbage
+ * first, and returns the heap's used size after it, i.e. the bytes still
+ * reachable. Wasm memory is not part of it.
+ */
+async function inspectIsolate(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("inspector: no connection")); });
+  const pending = new Map();
+  let id = 0;
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    // Snapshot chunks (no id) are dropped: only the collection matters.
+    if (message.id !== undefined && pending.has(message.id)) {
+      pending.get(message.id)(message);
+      pending.delete(message.id);
+    }
+  };
+  const call = (method, params = {}) => new Promise((resolve, reject) => {
+    const at = ++id;
+    const timer = setTimeout(() => reject(new Error(`inspector: ${method} timed out`)), 30000);
+    pending.set(at, (message) => {
+      clearTimeout(timer);
+      if (message.error) reject(new Error(`inspector: ${method}: ${message.error.message}`));
+      else resolve(message.result);
+    });
+    ws.send(JSON.stringify({ id: at, method, params }));
+  });
+  return {
+    async liveBytes() {
+      await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+      return (await call("Runtime.getHeapUsage")).usedSize;
+    },
+    close: () => ws.close(),
+  };
+}
+
 // --- the run ---------------------------------------------------------------------------------
 
 /**
@@ -390,17 +445,21 @@ function memoryOf(pid) {
  */
 export async function runSoak({
   sessions: S = 1000, requests: R = 100, seed = 1, concurrency = 16, sizes = [8, 30, 64],
-  malformedShare = 0.04, badTokenShare = 0.04, injectSwap = false, log = () => {},
+  malformedShare = 0.04, badTokenShare = 0.04, injectSwap = false, jsSlack = 65536, samples = 40, log = () => {},
 } = {}) {
   if (wasmBuild !== "relaxed-simd") {
     throw new Error(`Node loaded the ${wasmBuild} build; the Worker runs relaxed-simd: run node with --experimental-wasm-relaxed-simd`);
   }
   if (new Set([1, ...sizes]).size > 4) throw new Error("at most 3 /score batch sizes besides 1 (a model keeps 4 fixed plans)");
+  if (typeof WebSocket !== "function") throw new Error("no WebSocket for workerd's inspector: on Node 20 run node with --experimental-websocket");
   const secret = randomBytes(32).toString("base64url");
   const otherSecret = randomBytes(32).toString("base64url");
-  const worker = await startWorker({ secret });
+  const inspectorPort = await freePort();
+  const worker = await startWorker({ secret, args: [`--inspector-addr=127.0.0.1:${inspectorPort}`] });
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let isolate;
   try {
+    isolate = await inspectIsolate(inspectorPort);
     const health = await (await fetch(`${worker.url}/health`)).json();
     const model = Model.bundled();
     model.warmUp();
@@ -459,7 +518,7 @@ export async function runSoak({
     };
     const examples = [];
     const note = (line) => { if (examples.length < 20) examples.push(line); };
-    const sampleEvery = Math.max(1, Math.floor(order.length / 40));
+    const sampleEvery = Math.max(1, Math.floor(order.length / samples));
     let nextSample = sampleEvery;
     let sampling = Promise.resolve();
     const sample = () => {
@@ -467,7 +526,8 @@ export async function runSoak({
       sampling = sampling.then(async () => {
         try {
           const h = await (await fetch(`${worker.url}/health`)).json();
-          stats.samples.push({ served, wasmBytes: h.wasmMemoryBytes, rssKb: memoryOf(worker.pid).rssKb });
+          const jsBytes = await isolate.liveBytes();
+          stats.samples.push({ served, wasmBytes: h.wasmMemoryBytes, jsBytes, rssKb: memoryOf(worker.pid).rssKb });
         } catch (error) {
           stats.sampleErrors += 1;
           note(`GET /health after ${served} requests: ${error.cause?.message ?? error.message}`);
@@ -495,10 +555,6 @@ export async function runSoak({
         const code = reply.json?.error?.code ?? "(no code)";
         stats.codes4xx[code] = (stats.codes4xx[code] ?? 0) + 1;
         if (reply.headers["x-reloop-token"] !== undefined) note(`a ${reply.status} carried a token`);
-      }
-      if (stats.requests >= nextSample) {
-        nextSample += sampleEvery;
-        sample();
       }
 
       if (plan.kind === "malformed") {
@@ -548,8 +604,16 @@ export async function runSoak({
     const started = performance.now();
     const loadBefore = loadavg();
     let lastLog = started;
+    let issued = 0;
     for (const index of order) {
       while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (issued >= nextSample) {
+        // Sampled when nothing is in flight: the JS heap then holds no request's objects.
+        nextSample += sampleEvery;
+        await Promise.all(inFlight);
+        await sample();
+      }
+      issued += 1;
       const s = ctx.sessions[index];
       const next = (chains.get(index) ?? Promise.resolve()).then(() => handle(s));
       chains.set(index, next);
@@ -577,6 +641,7 @@ export async function runSoak({
     const lastHalf = stats.samples.filter((x) => x.served >= half.served);
     const wasmGrowthLastHalf = Math.max(...lastHalf.map((x) => x.wasmBytes)) - half.wasmBytes;
     const rssGrowthLastHalfKb = Math.max(...lastHalf.map((x) => x.rssKb)) - half.rssKb;
+    const jsGrowthLastHalf = Math.max(...lastHalf.map((x) => x.jsBytes)) - half.jsBytes;
 
     const failures = [];
     if (stats.fiveXx > 0) failures.push(`${stats.fiveXx} 5xx`);
@@ -586,6 +651,7 @@ export async function runSoak({
     if (stats.mismatchedRequests > 0) failures.push(`${stats.mismatchedRequests} answers differ from the replay`);
     if (examples.some((e) => e.includes("carried a token"))) failures.push("an error response carried a token");
     if (!(wasmGrowthLastHalf <= 0)) failures.push(`wasm memory grew by ${wasmGrowthLastHalf} bytes over the last half`);
+    if (!(jsGrowthLastHalf <= jsSlack)) failures.push(`the isolate's live JS heap grew by ${jsGrowthLastHalf} bytes over the last half (more than ${jsSlack})`);
 
     return {
       date: new Date().toISOString(),
@@ -603,12 +669,13 @@ export async function runSoak({
       replayed: stats.replayed, restored: stats.restored,
       mismatchedRequests: stats.mismatchedRequests, mismatchedSessions: ctx.sessions.filter((s) => s.mismatched).length,
       memory: {
-        samples: stats.samples, wasmGrowthLastHalf, rssGrowthLastHalfKb,
+        samples: stats.samples, wasmGrowthLastHalf, jsGrowthLastHalf, rssGrowthLastHalfKb,
         workerdRssMb: +(memory.rssKb / 1024).toFixed(1), workerdPeakRssMb: +(memory.peakKb / 1024).toFixed(1),
       },
       examples, failures,
     };
   } finally {
+    isolate?.close();
     agent.destroy();
     await worker.stop();
   }
@@ -638,13 +705,14 @@ export function markdown(r) {
     `| answers checked against the replay; restored from their token | ${r.replayed}; ${r.restored} |`,
     `| oracle mismatches: requests; sessions | ${r.mismatchedRequests}; ${r.mismatchedSessions} |`,
     `| wasm memory growth over the last half | ${r.memory.wasmGrowthLastHalf} bytes |`,
+    `| the isolate's live JS heap (after GC): growth over the last half | ${r.memory.jsGrowthLastHalf} bytes |`,
     `| workerd RSS at the end; high-water mark; growth over the last half | ${r.memory.workerdRssMb} MB; ${r.memory.workerdPeakRssMb} MB; ${(r.memory.rssGrowthLastHalfKb / 1024).toFixed(1)} MB |`,
     "",
     `Memory vs requests served (the wasm memory was ${mb(pts[0].wasmBeforeBurst ?? pts[0].wasmBytes)} MB before the warm-up burst):`,
     "",
-    "| served | wasm memory MB | workerd RSS MB |",
-    "|---:|---:|---:|",
-    ...show.map((x) => `| ${x.served} | ${mb(x.wasmBytes)} | ${(x.rssKb / 1024).toFixed(1)} |`),
+    "| served | wasm memory MB | live JS heap MB | workerd RSS MB |",
+    "|---:|---:|---:|---:|",
+    ...show.map((x) => `| ${x.served} | ${mb(x.wasmBytes)} | ${mb(x.jsBytes)} | ${(x.rssKb / 1024).toFixed(1)} |`),
     ...(r.examples.length ? ["", "First problems:", "", ...r.examples.map((e) => `- ${e}`)] : []),
     "",
   ].join("\n");
@@ -665,6 +733,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     concurrency: num("concurrency", "SOAK_CONCURRENCY", 16),
     sizes: (arg("sizes") ?? "8,30,64").split(",").map(Number),
     injectSwap: argv.includes("--inject-swap"),
+    jsSlack: num("js-slack", "SOAK_JS_SLACK", 65536),
+    samples: Math.max(1, num("samples", "SOAK_SAMPLES", 40)),
     log: (line) => console.error(line),
   });
   const text = markdown(report);

@@ -133,11 +133,12 @@ ${binds.join("\n")}
 /**
  * Starts workerd serving the Worker on 127.0.0.1 (port 0 = a free one).
  * `bundle`: serve a wrangler `--outdir` bundle instead of the sources;
- * `model`: a directory with your own model.onnx, spec.json (and options.json).
- * @param {{ secret?: string, vars?: Record<string, string>, port?: number, bundle?: string, model?: string, timeoutMs?: number }} [options]
+ * `model`: a directory with your own model.onnx, spec.json (and options.json);
+ * `args`: more arguments for `workerd serve` (e.g. `--inspector-addr=127.0.0.1:PORT`).
+ * @param {{ secret?: string, vars?: Record<string, string>, port?: number, bundle?: string, model?: string, timeoutMs?: number, args?: string[] }} [options]
  * @returns {Promise<{ url: string, port: number, pid: number, stderr: () => string, stop: () => Promise<void> }>}
  */
-export async function startWorker({ secret, vars = {}, port = 0, bundle, model, timeoutMs = 30000 } = {}) {
+export async function startWorker({ secret, vars = {}, port = 0, bundle, model, timeoutMs = 30000, args = [] } = {}) {
   const settings = wranglerSettings();
   const dir = mkdtempSync(join(tmpdir(), "reloop-workerd-"));
   let modules = bundle === undefined ? sourceModules() : bundleModules(bundle);
@@ -147,7 +148,7 @@ export async function startWorker({ secret, vars = {}, port = 0, bundle, model, 
   writeFileSync(configPath, capnpConfig(dir, { ...settings, bindings, port, modules }));
 
   // fd 3 is workerd's control channel: it reports the port it bound.
-  const child = spawn(WORKERD, ["serve", configPath, "--control-fd=3"], {
+  const child = spawn(WORKERD, ["serve", configPath, "--control-fd=3", ...args], {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
   let stderr = "";
