@@ -57,11 +57,14 @@ model: data
 bench:
 	cargo bench --locked -p reloop-core --bench sketch
 
-# Fuzz the saved-memory decoder for FUZZ_SECONDS (needs `cargo install cargo-fuzz`).
+# Fuzz every parser of untrusted input, FUZZ_SECONDS each, one after another
+# (fuzz/run.sh: installs cargo-fuzz 0.13.1 if missing, stable toolchain with
+# RUSTC_BOOTSTRAP=1, prints executions and cov/ft per target, stops at a
+# crash): the saved-memory decoder (fuzz/, reloop-core only), model specs,
+# field values, ONNX bytes and ONNX structure (fuzz/runtime/). TARGETS picks.
 FUZZ_SECONDS ?= 300
 fuzz:
-	mkdir -p fuzz/corpus/decode && cp crates/core/tests/golden/*.bin fuzz/corpus/decode/
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(TARGETS)
 
 # Tools for the wasm package and tests (rust target, wasm-bindgen CLI at the
 # locked version, chromium + chromedriver, npm dev tools); skips what is there.

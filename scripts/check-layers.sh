@@ -4,7 +4,11 @@
 #                  (no tract, no wasm-bindgen, no js-sys, no serde_json);
 #   reloop-runtime no wasm-bindgen or js-sys (they come only with its `ts`
 #                  feature, which the wasm binding turns on);
-#   fuzz/          the saved-memory decoder's fuzz crate: no tract.
+#   fuzz/          the saved-memory decoder's fuzz crate: no tract (it
+#                  tests reloop-core and links nothing heavier);
+#   fuzz/runtime/  the fuzz crate of the runtime's parsers (spec, encoder,
+#                  ONNX): tract through reloop-runtime, no wasm-bindgen or
+#                  js-sys, and reloop-runtime without its `ts` feature.
 # Normal dependencies on every target (`-e normal --target all`); dev
 # dependencies of the tests do not count.
 set -euo pipefail
@@ -27,6 +31,8 @@ forbid reloop-core "$core" tract-onnx tract-core tract-linalg wasm-bindgen js-sy
 runtime=$(cargo tree --locked -q -p reloop-runtime -e normal --target all --prefix none)
 forbid reloop-runtime "$runtime" wasm-bindgen js-sys serde-wasm-bindgen
 fuzz=$(cd fuzz && cargo tree --locked -q -e normal --target all --prefix none)
-forbid fuzz "$fuzz" tract-onnx tract-core tract-linalg wasm-bindgen
-[[ $status == 0 ]] && echo "layers: reloop-core links $(awk '{print $1}' <<<"$core" | sort -u | wc -l) crates, no tract/wasm-bindgen/js-sys/serde_json; reloop-runtime without wasm-bindgen; fuzz without tract"
+forbid fuzz "$fuzz" tract-onnx tract-core tract-linalg wasm-bindgen js-sys reloop-runtime
+fuzz_runtime=$(cd fuzz/runtime && cargo tree --locked -q -e normal --target all --prefix none)
+forbid fuzz/runtime "$fuzz_runtime" wasm-bindgen js-sys serde-wasm-bindgen tsify
+[[ $status == 0 ]] && echo "layers: reloop-core links $(awk '{print $1}' <<<"$core" | sort -u | wc -l) crates, no tract/wasm-bindgen/js-sys/serde_json; reloop-runtime without wasm-bindgen; fuzz (decode) without tract; fuzz/runtime without wasm-bindgen"
 exit "$status"
