@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker test-cli test-consumer worker-dry-run bench-worker vendor-check
+.PHONY: demo test layers data replay model bench fuzz wasm-tools pkg test-wasm bench-wasm www serve test-page test-worker test-cli test-consumer test-property soak-worker worker-dry-run bench-worker vendor-check
 
 # Native tools (replay, train; the reloop-tools crate) build with the
 # `native` profile: opt-level 3 without the wasm package's LTO, so a fresh
@@ -27,6 +27,7 @@ test: data vendor-check layers
 	cargo clippy --locked --workspace --all-features --all-targets -- -D warnings
 	cargo fmt --all --check
 	$(MAKE) test-wasm
+	$(MAKE) test-property
 	$(MAKE) test-worker
 	$(MAKE) test-cli
 	$(MAKE) test-page
@@ -121,6 +122,12 @@ test-page: www
 test-worker:
 	bash scripts/test-worker.sh
 
+# The JS boundary under random and hostile values (fast-check, node:test; needs
+# pkg/): PROPERTY_RUNS sequences (default 10000, about a minute), PROPERTY_SEED
+# (random by default, printed so a failure reruns exactly).
+test-property:
+	bash scripts/test-property.sh
+
 # The package as users meet it: npm pack, installed into throwaway projects
 # (Node, tsc 5.9/7, wrangler dev, Vite 5/8 in Chromium) running the package
 # README's snippets (scripts/test-consumer.sh).
@@ -137,7 +144,13 @@ test-cli:
 worker-dry-run:
 	bash scripts/dry-run-worker.sh
 
-# Load run of the Worker in workerd (3 x 200 sessions x 50 requests, ~1.5 min);
-# writes benches/worker/results/load.{md,json}.
+# Load run of the Worker in workerd (3 x 200 sessions x 50 requests, ~1.5 min),
+# then its soak with a leak oracle (1,000 sessions x 100 requests, ~6-8 min;
+# SOAK_SESSIONS, SOAK_REQUESTS, SOAK_SEED); writes benches/worker/results/
+# load.{md,json} and soak-seed<SEED>.{md,json}.
 bench-worker:
 	bash scripts/load-worker.sh
+	$(MAKE) soak-worker
+
+soak-worker:
+	nice -n 5 bash scripts/soak-worker.sh
