@@ -38,6 +38,7 @@ use std::sync::Arc;
 use reloop_core::prob::sigmoid;
 use reloop_core::sketch::MAX_DIM;
 use reloop_core::{Error, ErrorKind, ModelId, Result};
+use tract_onnx::model::ParseResult;
 use tract_onnx::prelude::{
     DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, tvec,
 };
@@ -155,6 +156,17 @@ impl Model {
         Model::load(onnx, ModelSpec::from_json(spec_json)?)
     }
 
+    /// As [`Model::from_json`], taking the ONNX bytes: they are freed as
+    /// soon as the protobuf is decoded instead of being held for the whole
+    /// load (for a caller that copied them only to load them, as the wasm
+    /// binding does from JS).
+    ///
+    /// # Errors
+    /// As [`Model::from_json`].
+    pub fn from_json_owned(onnx: Vec<u8>, spec_json: &str) -> Result<Model> {
+        Model::load_owned(onnx, ModelSpec::from_json(spec_json)?)
+    }
+
     /// Loads, checks against `spec`, optimises and plans the model.
     ///
     /// # Errors
@@ -167,9 +179,29 @@ impl Model {
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
         let encoder = Encoder::new(&spec)?;
+        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
+        Model::load_from(OnnxReader::Borrowed(onnx), id, spec, encoder)
+    }
+
+    /// As [`Model::load`], taking the ONNX bytes (see [`Model::from_json_owned`]).
+    ///
+    /// # Errors
+    /// As [`Model::load`].
+    pub fn load_owned(onnx: Vec<u8>, spec: ModelSpec) -> Result<Model> {
+        let encoder = Encoder::new(&spec)?;
+        let id = ModelId::digest(&[&onnx, &spec.canonical_bytes()]);
+        Model::load_from(OnnxReader::Owned(onnx, 0), id, spec, encoder)
+    }
+
+    /// Loading, from the bytes on. Every copy of the weights is dropped as
+    /// soon as the next one exists (the bytes once decoded, the protobuf
+    /// once translated, each intermediate model as it is consumed), so a
+    /// load peaks at about twice the weights (`tests/load_memory.rs`).
+    fn load_from(mut onnx: OnnxReader<'_>, id: ModelId, spec: ModelSpec, encoder: Encoder) -> Result<Model> {
         let proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &*onnx)
+            .proto_model_for_read(&mut onnx)
             .map_err(|e| model_err("onnx: not a readable ONNX model", e))?;
+        drop(onnx);
         let Some(graph) = proto.graph.as_ref() else {
             return Err(Error::model("onnx: the model has no graph"));
         };
@@ -225,10 +257,12 @@ impl Model {
             .with_ignore_value_info(true)
             .parse(&proto, None)
             .map_err(|e| model_err("onnx: cannot translate the graph", e))?;
-        if !parsed.unresolved_inputs.is_empty() {
-            return Err(Error::model(format!("onnx: the graph uses undefined tensors {:?}", parsed.unresolved_inputs)));
+        // The model holds its own copy of every tensor now.
+        drop(proto);
+        let ParseResult { mut model, unresolved_inputs, outlets_by_name } = parsed;
+        if !unresolved_inputs.is_empty() {
+            return Err(Error::model(format!("onnx: the graph uses undefined tensors {unresolved_inputs:?}")));
         }
-        let mut model = parsed.model;
         let batch = model.sym("N");
         let input_outlets = model.input_outlets().map_err(|e| model_err("onnx", e))?.to_vec();
         let mut inputs = Vec::with_capacity(input_outlets.len());
@@ -251,8 +285,7 @@ impl Model {
         }
 
         let find = |key: &str, name: &str| {
-            parsed
-                .outlets_by_name
+            outlets_by_name
                 .get(name)
                 .copied()
                 .or_else(|| model.nodes().iter().find(|n| n.name == name).map(|n| n.id.into()))
@@ -378,7 +411,6 @@ impl Model {
         // Build one workspace now so a broken plan fails at load, not on the first request.
         let ws = plans.general().take(encoder.input_count())?;
         plans.general().give_back(ws);
-        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
         let columns = crate::tensors::bounds(&spec);
         let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns };
@@ -633,6 +665,46 @@ impl Model {
     }
 }
 
+/// ONNX bytes as tract's protobuf reader takes them. It reads them to the
+/// end into a buffer of its own, decodes that and frees it: borrowed bytes
+/// are copied into the buffer, owned ones are moved into it (no copy, and
+/// freed once decoded).
+enum OnnxReader<'a> {
+    Borrowed(&'a [u8]),
+    /// The bytes and how many of them were read.
+    Owned(Vec<u8>, usize),
+}
+
+impl std::io::Read for OnnxReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            OnnxReader::Borrowed(rest) => rest.read(buf),
+            OnnxReader::Owned(bytes, at) => {
+                let n = bytes.get(*at..).unwrap_or_default().read(buf)?;
+                *at = at.saturating_add(n);
+                Ok(n)
+            }
+        }
+    }
+
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            OnnxReader::Borrowed(rest) => rest.read_to_end(buf),
+            OnnxReader::Owned(bytes, 0) if buf.is_empty() => {
+                std::mem::swap(buf, bytes);
+                Ok(buf.len())
+            }
+            OnnxReader::Owned(bytes, at) => {
+                let rest = bytes.get(*at..).unwrap_or_default();
+                buf.extend_from_slice(rest);
+                let n = rest.len();
+                *at = bytes.len();
+                Ok(n)
+            }
+        }
+    }
+}
+
 fn read_probability(t: &TValue, kind: OutputKind, n: usize, out: &mut Vec<f32>) -> Result<()> {
     let t = t.cast_to::<f32>().map_err(|e| model_err("outputs.probability", e))?;
     let view = t.to_plain_array_view::<f32>().map_err(|e| model_err("outputs.probability", e))?;
@@ -701,12 +773,39 @@ fn read_key(outputs: &[TValue], key: &[KeyColumns], n: usize, dim: usize, out: &
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     #[test]
     fn model_is_shareable_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Model>();
+    }
+
+    #[test]
+    fn owned_bytes_are_moved_to_the_protobuf_reader_not_copied() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let at = bytes.as_ptr();
+        let mut buf = Vec::new();
+        assert_eq!(OnnxReader::Owned(bytes.clone(), 0).read_to_end(&mut buf).unwrap(), 256);
+        assert_eq!(buf, bytes);
+        let mut reader = OnnxReader::Owned(bytes, 0);
+        let mut moved = Vec::new();
+        reader.read_to_end(&mut moved).unwrap();
+        assert_eq!(moved.as_ptr(), at);
+        // Read piecemeal, owned bytes read like borrowed ones.
+        for first in [0, 1, 100, 256] {
+            let (mut owned, mut borrowed) = (OnnxReader::Owned(moved.clone(), 0), OnnxReader::Borrowed(&moved));
+            let mut chunk = vec![0; first];
+            assert_eq!(owned.read(&mut chunk).unwrap(), first);
+            assert_eq!(borrowed.read(&mut chunk).unwrap(), first);
+            let (mut a, mut b) = (vec![7], vec![7]);
+            assert_eq!(owned.read_to_end(&mut a).unwrap(), 256 - first);
+            assert_eq!(borrowed.read_to_end(&mut b).unwrap(), 256 - first);
+            assert_eq!(a, b);
+            assert_eq!(owned.read(&mut chunk).unwrap(), 0);
+        }
     }
 
     #[test]
