@@ -67,7 +67,9 @@ impl Model {
         } else {
             return Err(to_js(&input("spec must be JSON text or an object")));
         };
-        let model = reloop_runtime::Model::from_json(&bytes, &spec_text).map_err(|e| to_js(&e))?;
+        // The copy in linear memory goes to the loader, which frees it once
+        // decoded instead of holding it through the whole load.
+        let model = reloop_runtime::Model::from_json_owned(bytes, &spec_text).map_err(|e| to_js(&e))?;
         Ok(Model::register(model))
     }
 

@@ -33,21 +33,21 @@
 //! # Ok(()) }
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use reloop_core::prob::sigmoid;
 use reloop_core::sketch::MAX_DIM;
 use reloop_core::{Error, ErrorKind, ModelId, Result};
-use tract_onnx::prelude::{
-    DatumType, Framework, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, tvec,
-};
+use tract_onnx::model::ParseResult;
+use tract_onnx::prelude::{DatumType, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, tvec};
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::catalog::Catalog;
 use crate::encoder::{Encoder, InputBuffer, Scratch};
 use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
-use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, model_err, onnx_type_name};
+use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, decode_model, model_err, onnx_type_name};
 use crate::plans::Plans;
 use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
 use crate::tensors::{ColumnBound, InputTensor};
@@ -155,6 +155,17 @@ impl Model {
         Model::load(onnx, ModelSpec::from_json(spec_json)?)
     }
 
+    /// As [`Model::from_json`], taking the ONNX bytes: they are freed as
+    /// soon as the protobuf is decoded instead of being held for the whole
+    /// load (for a caller that copied them only to load them, as the wasm
+    /// binding does from JS).
+    ///
+    /// # Errors
+    /// As [`Model::from_json`].
+    pub fn from_json_owned(onnx: Vec<u8>, spec_json: &str) -> Result<Model> {
+        Model::load_owned(onnx, ModelSpec::from_json(spec_json)?)
+    }
+
     /// Loads, checks against `spec`, optimises and plans the model.
     ///
     /// # Errors
@@ -167,9 +178,26 @@ impl Model {
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
         let encoder = Encoder::new(&spec)?;
-        let proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &*onnx)
-            .map_err(|e| model_err("onnx: not a readable ONNX model", e))?;
+        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
+        Model::load_from(Cow::Borrowed(onnx), id, spec, encoder)
+    }
+
+    /// As [`Model::load`], taking the ONNX bytes (see [`Model::from_json_owned`]).
+    ///
+    /// # Errors
+    /// As [`Model::load`].
+    pub fn load_owned(onnx: Vec<u8>, spec: ModelSpec) -> Result<Model> {
+        let encoder = Encoder::new(&spec)?;
+        let id = ModelId::digest(&[&onnx, &spec.canonical_bytes()]);
+        Model::load_from(Cow::Owned(onnx), id, spec, encoder)
+    }
+
+    /// Loading, from the bytes on. Every copy of the weights is dropped as
+    /// soon as the next one exists (the bytes once decoded, the protobuf
+    /// once translated, each intermediate model as it is consumed), so a
+    /// load peaks at about twice the weights (`tests/load_memory.rs`).
+    fn load_from(onnx: Cow<'_, [u8]>, id: ModelId, spec: ModelSpec, encoder: Encoder) -> Result<Model> {
+        let proto = decode_model(onnx)?;
         let Some(graph) = proto.graph.as_ref() else {
             return Err(Error::model("onnx: the model has no graph"));
         };
@@ -225,10 +253,12 @@ impl Model {
             .with_ignore_value_info(true)
             .parse(&proto, None)
             .map_err(|e| model_err("onnx: cannot translate the graph", e))?;
-        if !parsed.unresolved_inputs.is_empty() {
-            return Err(Error::model(format!("onnx: the graph uses undefined tensors {:?}", parsed.unresolved_inputs)));
+        // The model holds its own copy of every tensor now.
+        drop(proto);
+        let ParseResult { mut model, unresolved_inputs, outlets_by_name } = parsed;
+        if !unresolved_inputs.is_empty() {
+            return Err(Error::model(format!("onnx: the graph uses undefined tensors {unresolved_inputs:?}")));
         }
-        let mut model = parsed.model;
         let batch = model.sym("N");
         let input_outlets = model.input_outlets().map_err(|e| model_err("onnx", e))?.to_vec();
         let mut inputs = Vec::with_capacity(input_outlets.len());
@@ -251,8 +281,7 @@ impl Model {
         }
 
         let find = |key: &str, name: &str| {
-            parsed
-                .outlets_by_name
+            outlets_by_name
                 .get(name)
                 .copied()
                 .or_else(|| model.nodes().iter().find(|n| n.name == name).map(|n| n.id.into()))
@@ -378,7 +407,6 @@ impl Model {
         // Build one workspace now so a broken plan fails at load, not on the first request.
         let ws = plans.general().take(encoder.input_count())?;
         plans.general().give_back(ws);
-        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
         let kind = spec.outputs.kind;
         let columns = crate::tensors::bounds(&spec);
         let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns };

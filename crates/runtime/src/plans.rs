@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use reloop_core::Result;
+use reloop_core::{Error, Result};
 use tract_onnx::prelude::{IntoRunnable, OutletId, Symbol, ToDim, TypedModel, TypedRunnableModel};
 use tract_onnx::tract_core::ops::array::Gather;
 use tract_onnx::tract_core::ops::konst::Const;
@@ -140,8 +140,10 @@ impl FixedPlans {
 /// The general plan and the fixed ones; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Plans {
-    /// The decluttered model with the symbolic batch, the source of fixed plans.
-    source: TypedModel,
+    /// The decluttered model with the symbolic batch, the source of fixed
+    /// plans; `None` when the weights leave no budget for them (it would
+    /// only hold a second copy of the weights).
+    source: Option<TypedModel>,
     batch: Symbol,
     general: Arc<Plan>,
     fixed: Mutex<FixedPlans>,
@@ -150,10 +152,12 @@ pub(crate) struct Plans {
 impl Plans {
     /// Optimises `source` (decluttered, batch dimension `batch`) into the general plan.
     pub(crate) fn new(source: TypedModel, batch: Symbol) -> Result<Plans> {
-        let mut general = source.clone();
+        let limit = fixed_limit(weight_bytes(&source));
+        // The general plan shares the source's constants until the optimiser
+        // replaces the matrices by packed copies of its own.
+        let (mut general, source) = if limit == 0 { (source, None) } else { (source.clone(), Some(source)) };
         general.optimize().map_err(|e| model_err("onnx: cannot optimise the graph", e))?;
         let general = general.into_runnable().map_err(|e| model_err("onnx: cannot plan the graph", e))?;
-        let limit = fixed_limit(weight_bytes(&source));
         Ok(Plans { source, batch, general: Arc::new(Plan::new(general)), fixed: Mutex::new(FixedPlans::new(limit)) })
     }
 
@@ -206,10 +210,12 @@ impl Plans {
     }
 
     fn make(&self, rows: usize) -> Result<Plan> {
+        let Some(source) = &self.source else {
+            return Err(Error::model(format!("onnx: no fixed plans for this model (batch size {rows})")));
+        };
         let mut values = HashMap::new();
         values.insert(self.batch.clone(), rows.to_dim());
-        let plan = self
-            .source
+        let plan = source
             .set_symbols(&values)
             .and_then(TypedModel::into_optimized)
             .and_then(TypedModel::into_runnable)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, node, reference, tensor_f32,
+    Head, encode_model, encoded, item, mlp_graph, mlp_onnx, mlp_spec, mlp_spec_value, reference, with_large_tensors,
 };
 use reloop_core::ErrorKind;
 use reloop_runtime::plans::{FIXED_PLANS_BUDGET, MAX_FIXED, RUNS_PER_BUILD};
@@ -364,27 +364,6 @@ fn fixed_plans_are_bounded_rationed_and_keep_the_recent_sizes() {
     }
     check_rows(&model, 6, &mut out);
     assert_eq!(model.fixed_batch_sizes(), [3, 4, 1, 6]);
-}
-
-/// The fixture with `w`-wide extra layers: a zero-weighted side branch
-/// `relu1 → [3, w] → [w, w] → [w, 1]` added to the logit (same outputs,
-/// about `w * w * 4` bytes more weights), and an embedding table of
-/// `rows` rows (the fixture's six first, so the same outputs again).
-fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
-    let mut graph = mlp_graph(Head::Sigmoid);
-    let emb = graph.initializer.iter_mut().find(|t| t.name == "emb").unwrap();
-    emb.float_data.resize(rows.max(6) * 2, 0.25);
-    emb.dims[0] = rows.max(6) as i64;
-    graph.initializer.push(tensor_f32("side_a", &[3, w as i64], vec![0.001; 3 * w]));
-    graph.initializer.push(tensor_f32("side_b", &[w as i64, w as i64], vec![0.0001; w * w]));
-    graph.initializer.push(tensor_f32("side_c", &[w as i64, 1], vec![0.0; w]));
-    let at = graph.node.iter().position(|n| n.output[0] == "logit").unwrap();
-    graph.node[at] = node("Add", &["mm2", "b2"], &["logit0"], vec![]);
-    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], &["side1"], vec![]));
-    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], &["side2"], vec![]));
-    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], &["side3"], vec![]));
-    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], &["logit"], vec![]));
-    encode_model(graph)
 }
 
 #[test]

@@ -165,6 +165,26 @@ pub fn mlp_onnx(head: Head) -> Vec<u8> {
     encode_model(mlp_graph(head))
 }
 
+/// `relu1 → [3, w] → [w, w] → [w, 1]` added to the logit (same outputs,
+/// about `w * w * 4` bytes more weights), and an embedding table of
+/// `rows` rows (the fixture's six first, so the same outputs again).
+pub fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let emb = graph.initializer.iter_mut().find(|t| t.name == "emb").unwrap();
+    emb.float_data.resize(rows.max(6) * 2, 0.25);
+    emb.dims[0] = rows.max(6) as i64;
+    graph.initializer.push(tensor_f32("side_a", &[3, w as i64], vec![0.001; 3 * w]));
+    graph.initializer.push(tensor_f32("side_b", &[w as i64, w as i64], vec![0.0001; w * w]));
+    graph.initializer.push(tensor_f32("side_c", &[w as i64, 1], vec![0.0; w]));
+    let at = graph.node.iter().position(|n| n.output[0] == "logit").unwrap();
+    graph.node[at] = node("Add", &["mm2", "b2"], &["logit0"], vec![]);
+    graph.node.insert(at + 1, node("MatMul", &["relu1", "side_a"], &["side1"], vec![]));
+    graph.node.insert(at + 2, node("MatMul", &["side1", "side_b"], &["side2"], vec![]));
+    graph.node.insert(at + 3, node("MatMul", &["side2", "side_c"], &["side3"], vec![]));
+    graph.node.insert(at + 4, node("Add", &["logit0", "side3"], &["logit"], vec![]));
+    encode_model(graph)
+}
+
 /// The spec as a JSON value (tests tweak it), for the given head.
 pub fn mlp_spec_value(head: Head) -> serde_json::Value {
     let (probability, kind) = match head {
