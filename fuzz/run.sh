@@ -9,10 +9,11 @@
 #   decode          fuzz/          saved-memory decoder (reloop-core only)
 #   spec            fuzz/runtime/  model-spec JSON, loaded with the seed models
 #   encoder         fuzz/runtime/  field values against the bundled spec
+#   onnx_decode     fuzz/runtime/  ONNX bytes through the protobuf decoder only
 #   onnx            fuzz/runtime/  ONNX bytes, load + run
 #   onnx_structure  fuzz/runtime/  decoded ONNX with edited fields, load + run
 #
-# Usage: bash fuzz/run.sh [target...]   (default: all five)
+# Usage: bash fuzz/run.sh [target...]   (default: all six)
 # Seeds: fuzz/seeds/<target>/ plus files already in the repository (the
 # golden saved memories, the bundled model and its spec), copied into the
 # working corpus fuzz/corpus/<target>/ (not in git).
@@ -34,22 +35,23 @@ max_len_of() {
         decode) echo 4096 ;;
         spec) echo 32768 ;;              # the bundled spec is 24 KB
         encoder | onnx_structure) echo 1024 ;; # bytes that drive a generator
-        onnx) echo 131072 ;;             # the bundled model is 97 KB
+        onnx | onnx_decode) echo 131072 ;; # the bundled model is 97 KB
     esac
 }
 seed() {
     local target=$1 corpus=fuzz/corpus/$1
     mkdir -p "$corpus"
-    if [[ -d fuzz/seeds/$target ]]; then cp fuzz/seeds/"$target"/* "$corpus"/; fi
+    local seeds=fuzz/seeds/${target/onnx_decode/onnx}
+    if [[ -d $seeds ]]; then cp "$seeds"/* "$corpus"/; fi
     case $target in
         decode) cp crates/core/tests/golden/*.bin "$corpus"/ ;;
         spec) cp models/movielens.spec.json "$corpus"/bundled.spec.json ;;
-        onnx) cp models/movielens.onnx "$corpus"/bundled.onnx ;;
+        onnx | onnx_decode) cp models/movielens.onnx "$corpus"/bundled.onnx ;;
     esac
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(decode spec encoder onnx onnx_structure)
+[[ ${#targets[@]} -gt 0 ]] || targets=(decode spec encoder onnx_decode onnx onnx_structure)
 summary=()
 for target in "${targets[@]}"; do
     crate=$(crate_of "$target")

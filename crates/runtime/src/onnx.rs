@@ -197,7 +197,7 @@ fn check_tensor(t: &pb::TensorProto, at: &str) -> Result<()> {
 ///
 /// # Errors
 /// [`ErrorKind::Model`] if the bytes are not a readable ONNX model.
-pub(crate) fn decode_model(mut onnx: Cow<'_, [u8]>) -> Result<pb::ModelProto> {
+pub fn decode_model(mut onnx: Cow<'_, [u8]>) -> Result<pb::ModelProto> {
     let keys = packed_float_keys(&onnx);
     if !keys.is_empty() {
         let bytes = onnx.to_mut();
