@@ -56,12 +56,11 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Model, Session, wasmBuild } from "../../pkg/node.js";
-import { startWorker } from "../../www/worker/workerd.mjs";
+import { freePort, startWorker } from "../../www/worker/workerd.mjs";
 import { build as buildToken, parse as parseToken } from "../../tests/worker/forge.mjs";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -385,16 +384,6 @@ function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
   return { rssKb: kb("VmRSS"), peakKb: kb("VmHWM") };
-}
-
-/** A free loopback port (for workerd's inspector). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once("error", reject).listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -17,10 +17,10 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { launchBrowser } from "../page/harness.mjs";
+import { freePort } from "../../www/worker/workerd.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
 const pkgDir = resolve(root, process.env.PKG_DIR ?? "pkg");
@@ -40,17 +40,6 @@ export function readmeFiles(text) {
     files[path] = body + "\n";
   }
   return files;
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
 }
 
 /** Spawns a server; resolves once `ready` matches its output, with stop(). */
