@@ -165,6 +165,29 @@ fn graph_output_that_nothing_produces_is_refused_not_a_panic() {
     assert!(e.message().contains("ghost"), "{e}");
 }
 
+/// Found by the `onnx_structure` fuzz target: tract-hir's Flatten sliced
+/// the input shape with its axis unchecked (a panic, so a trap in wasm);
+/// the vendored tract-onnx checks it against the rank.
+#[test]
+fn flatten_axis_out_of_range_is_a_model_error_not_a_panic() {
+    let spec = mlp_spec(Head::Sigmoid);
+    // The embedded ids are [N, 1, 2]: axes -3..=3 are valid.
+    for axis in [4, -4, 1 << 40, -(1 << 62), i64::MAX, i64::MIN] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        let flatten = graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap();
+        flatten.attribute[0].i = axis;
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "axis {axis}: {e}");
+        assert!(e.message().contains("Flatten axis"), "axis {axis}: {e}");
+    }
+    // In range, the axis still works (the spec's shapes then decide).
+    for axis in [1, -2] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap().attribute[0].i = axis;
+        Model::from_json(&encode_model(graph), &spec).unwrap();
+    }
+}
+
 #[test]
 fn external_data_is_refused() {
     let mut graph = mlp_graph(Head::Sigmoid);

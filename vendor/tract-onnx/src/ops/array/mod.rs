@@ -118,7 +118,54 @@ pub fn flatten(
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let axis: i64 = node.get_attr_opt("axis")?.unwrap_or(1);
-    Ok((expand(array::Flatten::new(axis)), vec![]))
+    Ok((expand(CheckedFlatten(array::Flatten::new(axis))), vec![]))
+}
+
+/// tract-hir's `Flatten` with its axis checked against the input's rank
+/// (reloop-edge patch): `Flatten::compute_shape` slices the shape with the
+/// axis unchecked, so an out-of-range `axis` attribute panicked while
+/// typing the model instead of failing the load.
+#[derive(Debug, Clone, Hash)]
+struct CheckedFlatten(array::Flatten);
+
+impl CheckedFlatten {
+    fn check(&self, rank: usize) -> TractResult<()> {
+        let rank = rank as i64;
+        if !(-rank..=rank).contains(&self.0.axis) {
+            bail!("Flatten axis {} is out of range for an input of rank {rank}", self.0.axis)
+        }
+        Ok(())
+    }
+}
+
+impl Expansion for CheckedFlatten {
+    fn name(&self) -> StaticName {
+        "Flatten".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+        s.given(&inputs[0].shape, move |s, shape| {
+            self.check(shape.len())?;
+            let [shape_0, shape_1] = self.0.compute_shape(&shape)?;
+            s.equals(&outputs[0].shape, ShapeFactoid::from(vec![shape_0, shape_1]))
+        })
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        self.check(model.outlet_fact(inputs[0])?.rank())?;
+        self.0.wire(prefix, model, inputs)
+    }
 }
 
 pub fn gather(
