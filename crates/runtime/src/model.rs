@@ -177,9 +177,7 @@ impl Model {
     ///   wrong width for its kind, or `mu` not as long as the hidden vector.
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
-        let encoder = Encoder::new(&spec)?;
-        let id = ModelId::digest(&[onnx, &spec.canonical_bytes()]);
-        Model::load_from(Cow::Borrowed(onnx), id, spec, encoder)
+        Model::load_from(Cow::Borrowed(onnx), spec)
     }
 
     /// As [`Model::load`], taking the ONNX bytes (see [`Model::from_json_owned`]).
@@ -187,16 +185,16 @@ impl Model {
     /// # Errors
     /// As [`Model::load`].
     pub fn load_owned(onnx: Vec<u8>, spec: ModelSpec) -> Result<Model> {
-        let encoder = Encoder::new(&spec)?;
-        let id = ModelId::digest(&[&onnx, &spec.canonical_bytes()]);
-        Model::load_from(Cow::Owned(onnx), id, spec, encoder)
+        Model::load_from(Cow::Owned(onnx), spec)
     }
 
     /// Loading, from the bytes on. Every copy of the weights is dropped as
     /// soon as the next one exists (the bytes once decoded, the protobuf
     /// once translated, each intermediate model as it is consumed), so a
     /// load peaks at about twice the weights (`tests/load_memory.rs`).
-    fn load_from(onnx: Cow<'_, [u8]>, id: ModelId, spec: ModelSpec, encoder: Encoder) -> Result<Model> {
+    fn load_from(onnx: Cow<'_, [u8]>, spec: ModelSpec) -> Result<Model> {
+        let encoder = Encoder::new(&spec)?;
+        let id = ModelId::digest(&[&onnx, &spec.canonical_bytes()]);
         let proto = decode_model(onnx)?;
         let Some(graph) = proto.graph.as_ref() else {
             return Err(Error::model("onnx: the model has no graph"));
