@@ -188,6 +188,84 @@ fn flatten_axis_out_of_range_is_a_model_error_not_a_panic() {
     }
 }
 
+fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> tract_onnx::pb::TensorProto {
+    let data_type = common::INT64;
+    tract_onnx::pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type, int64_data: data, ..Default::default() }
+}
+
+fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::AttributeProto {
+    tract_onnx::pb::AttributeProto { name: name.into(), r#type: 7, ints: values.to_vec(), ..Default::default() }
+}
+
+#[test]
+fn split_that_wires_more_outputs_than_the_node_declares_is_a_model_error_not_a_panic() {
+    // Opset 13 Split reads its sizes from a constant input: two sizes for a
+    // node with one output made tract-hir index past the node's outputs
+    // while typing the graph (found by the onnx_structure fuzz target).
+    let spec = mlp_spec(Head::Sigmoid);
+    // Sizes [2, 0] along the last axis of `embedded` [N, 1, 2]: the first
+    // part is all of it, so the graph still types up to the Split.
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.initializer.push(tensor_i64("sizes", &[2], vec![2, 0]));
+    graph.node.insert(1, common::node("Split", &["embedded", "sizes"], &["whole"], vec![common::int_attr("axis", 2)]));
+    graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap().input[0] = "whole".into();
+    let e = load_err(&encode_model(graph), &spec);
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    assert!(e.message().contains("wires 2 outputs, the node declares 1"), "{e}");
+}
+
+#[test]
+fn split_with_an_axis_or_sizes_that_do_not_fit_is_a_model_error_not_a_panic() {
+    let spec = mlp_spec(Head::Sigmoid);
+    // `embedded` is [N, 1, 2].
+    let cases: Vec<(i64, Option<Vec<i64>>, &[&str])> = vec![
+        (3, None, &["a", "b"]),
+        (-4, None, &["a", "b"]),
+        (i64::MAX, None, &["a", "b"]),
+        (2, Some(vec![1]), &["a", "b"]),
+        (2, Some(vec![1, 1, 1]), &["a", "b"]),
+    ];
+    for (axis, split, outputs) in cases {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        let mut attributes = vec![common::int_attr("axis", axis)];
+        if let Some(split) = &split {
+            attributes.push(ints_attr("split", split));
+        }
+        graph.node.push(common::node("Split", &["embedded"], outputs, attributes));
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "axis {axis} split {split:?}: {e}");
+    }
+}
+
+#[test]
+fn reduction_axis_out_of_range_is_a_model_error_not_a_panic() {
+    // tract-hir unwrapped the resolved axis of ArgMax (and every Reduce*)
+    // while inferring shapes; `probabilities` is [N, 2].
+    let spec = mlp_spec(Head::Softmax2);
+    for axis in [2, -3, 122, i64::MAX, i64::MIN] {
+        let mut graph = mlp_graph(Head::Softmax2);
+        let argmax = graph.node.iter_mut().find(|n| n.op_type == "ArgMax").unwrap();
+        argmax.attribute.iter_mut().find(|a| a.name == "axis").unwrap().i = axis;
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "axis {axis}: {e}");
+    }
+}
+
+#[test]
+fn flatten_without_its_input_or_output_is_a_model_error_not_a_panic() {
+    let spec = mlp_spec(Head::Sigmoid);
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap().input.clear();
+    let e = load_err(&encode_model(graph), &spec);
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let flatten = graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap();
+    flatten.output.clear();
+    flatten.name = "flatten".into();
+    let e = load_err(&encode_model(graph), &spec);
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+}
+
 #[test]
 fn external_data_is_refused() {
     let mut graph = mlp_graph(Head::Sigmoid);
