@@ -190,7 +190,13 @@ fn flatten_axis_out_of_range_is_a_model_error_not_a_panic() {
 
 fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> tract_onnx::pb::TensorProto {
     let data_type = common::INT64;
-    tract_onnx::pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type, int64_data: data, ..Default::default() }
+    tract_onnx::pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type,
+        int64_data: data,
+        ..Default::default()
+    }
 }
 
 fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::AttributeProto {
