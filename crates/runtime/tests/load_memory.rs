@@ -16,11 +16,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Head, item, mlp_graph, mlp_spec, with_large_tensors};
-use prost::Message;
+use common::{Head, embedding_model, item, matrix_model, mlp_graph, mlp_spec, raw, weight_bytes, with_large_tensors};
 use reloop_runtime::{Item, Model, ModelOutput};
 use serde_json::json;
-use tract_onnx::pb;
 
 /// The system allocator, counting live bytes and their high-water mark.
 struct Counting;
@@ -82,34 +80,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const ALLOWANCE: usize = 1 << 20;
 
 const MIB: f64 = (1 << 20) as f64;
-
-/// Bytes of the initializer tensors of an ONNX model.
-fn weight_bytes(onnx: &[u8]) -> usize {
-    let graph = pb::ModelProto::decode(onnx).unwrap().graph.unwrap();
-    graph
-        .initializer
-        .iter()
-        .map(|t| {
-            t.raw_data.len()
-                + 4 * (t.float_data.len() + t.int32_data.len())
-                + 8 * (t.int64_data.len() + t.double_data.len() + t.uint64_data.len())
-        })
-        .sum()
-}
-
-/// The graph with every float initializer stored as `raw_data`, the way
-/// exporters (torch.onnx, skl2onnx) write them.
-fn raw(mut graph: pb::GraphProto) -> Vec<u8> {
-    for t in &mut graph.initializer {
-        let floats = std::mem::take(&mut t.float_data);
-        t.raw_data = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
-    }
-    common::encode_model(graph)
-}
-
-fn graph_of(onnx: &[u8]) -> pb::GraphProto {
-    pb::ModelProto::decode(onnx).unwrap().graph.unwrap()
-}
 
 /// Heap figures of one load, in bytes above what was live before it.
 #[derive(Debug)]
@@ -186,18 +156,6 @@ fn with_fixed_plans(model: &Model, before: usize) -> usize {
     }
     drop(out);
     LIVE.load(Ordering::Relaxed).saturating_sub(before)
-}
-
-/// ≈ 20 MB of weights, nearly all in one matrix (packed again by the
-/// optimiser; over the fixed-plan budget, so no fixed plans).
-fn matrix_model() -> Vec<u8> {
-    raw(graph_of(&with_large_tensors(2236, 6)))
-}
-
-/// ≈ 20 MB of weights: a 16 MiB embedding table (only gathered from) and a
-/// 4 MiB matrix (three fixed plans fit the budget).
-fn embedding_model() -> Vec<u8> {
-    raw(graph_of(&with_large_tensors(1024, 2 << 20)))
 }
 
 #[test]

@@ -224,7 +224,8 @@ fn split_that_wires_more_outputs_than_the_node_declares_is_a_model_error_not_a_p
 fn split_with_an_axis_or_sizes_that_do_not_fit_is_a_model_error_not_a_panic() {
     let spec = mlp_spec(Head::Sigmoid);
     // `embedded` is [N, 1, 2].
-    let cases: Vec<(i64, Option<Vec<i64>>, &[&str])> = vec![
+    type Case = (i64, Option<Vec<i64>>, &'static [&'static str]);
+    let cases: Vec<Case> = vec![
         (3, None, &["a", "b"]),
         (-4, None, &["a", "b"]),
         (i64::MAX, None, &["a", "b"]),
@@ -270,6 +271,19 @@ fn flatten_without_its_input_or_output_is_a_model_error_not_a_panic() {
     flatten.name = "flatten".into();
     let e = load_err(&encode_model(graph), &spec);
     assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+}
+
+#[test]
+fn string_tensor_in_raw_data_is_a_model_error_not_a_panic() {
+    // tract-onnx reached `unimplemented!` for raw_data of any type it does
+    // not read that way (found by the onnx_structure fuzz target).
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let b1 = graph.initializer.iter_mut().find(|t| t.name == "b1").unwrap();
+    b1.data_type = tract_onnx::pb::tensor_proto::DataType::String as i32;
+    b1.raw_data = std::mem::take(&mut b1.float_data).iter().flat_map(|f| f.to_le_bytes()).collect();
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    assert!(e.message().contains("not supported"), "{e}");
 }
 
 #[test]

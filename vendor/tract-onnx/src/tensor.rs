@@ -190,7 +190,7 @@ fn create_tensor(shape: Vec<usize>, dt: DatumType, data: &[u8]) -> TractResult<T
                 .into_plain_array::<u8>()?
                 .mapv(|x| x != 0)
                 .into()),
-            _ => unimplemented!("FIXME, raw tensor loading"),
+            dt => bail!("raw_data of type {dt:?} is not supported"),
         }
     }
 }

@@ -185,6 +185,46 @@ pub fn with_large_tensors(w: usize, rows: usize) -> Vec<u8> {
     encode_model(graph)
 }
 
+/// Bytes of the initializer tensors of an ONNX model.
+pub fn weight_bytes(onnx: &[u8]) -> usize {
+    let graph = pb::ModelProto::decode(onnx).unwrap().graph.unwrap();
+    graph
+        .initializer
+        .iter()
+        .map(|t| {
+            t.raw_data.len()
+                + 4 * (t.float_data.len() + t.int32_data.len())
+                + 8 * (t.int64_data.len() + t.double_data.len() + t.uint64_data.len())
+        })
+        .sum()
+}
+
+/// The graph with every float initializer stored as `raw_data`, the way
+/// exporters (torch.onnx, skl2onnx) write them.
+pub fn raw(mut graph: pb::GraphProto) -> Vec<u8> {
+    for t in &mut graph.initializer {
+        let floats = std::mem::take(&mut t.float_data);
+        t.raw_data = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+    }
+    encode_model(graph)
+}
+
+pub fn graph_of(onnx: &[u8]) -> pb::GraphProto {
+    pb::ModelProto::decode(onnx).unwrap().graph.unwrap()
+}
+
+/// ≈ 20 MB of weights, nearly all in one matrix (packed again by the
+/// optimiser; over the fixed-plan budget, so no fixed plans).
+pub fn matrix_model() -> Vec<u8> {
+    raw(graph_of(&with_large_tensors(2236, 6)))
+}
+
+/// ≈ 20 MB of weights: a 16 MiB embedding table (only gathered from) and a
+/// 4 MiB matrix (three fixed plans fit the budget).
+pub fn embedding_model() -> Vec<u8> {
+    raw(graph_of(&with_large_tensors(1024, 2 << 20)))
+}
+
 /// The spec as a JSON value (tests tweak it), for the given head.
 pub fn mlp_spec_value(head: Head) -> serde_json::Value {
     let (probability, kind) = match head {
