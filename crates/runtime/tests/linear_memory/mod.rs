@@ -200,12 +200,12 @@ pub fn child() {
     drop(model);
 }
 
-/// Linear memory growth of loading each model (in its own process), as
-/// (name, growth, weight bytes).
-pub fn loads() -> Vec<(&'static str, usize, usize)> {
+/// Linear memory growth of loading each model whose name `only` accepts
+/// (in its own process), as (name, growth, weight bytes).
+pub fn loads(only: impl Fn(&str) -> bool) -> Vec<(&'static str, usize, usize)> {
     let root = std::env::temp_dir().join(format!("reloop-wasm-heap-{}", std::process::id()));
     let mut out = Vec::new();
-    for (i, (name, onnx, spec)) in models().into_iter().enumerate() {
+    for (i, (name, onnx, spec)) in models().into_iter().filter(|(name, ..)| only(name)).enumerate() {
         let dir = root.join(i.to_string());
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("model.onnx"), &onnx).unwrap();
