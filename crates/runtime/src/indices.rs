@@ -46,7 +46,10 @@ pub struct IndexUse {
     /// The table it indexes: the data tensor's node (the depth for `OneHot`).
     pub table: String,
     /// The size of the indexed axis: valid indices are `-rows..rows`.
-    pub rows: usize,
+    /// `None` when the axis has no fixed size (it grows with the batch, as
+    /// when a graph edit points a lookup at a computed tensor): no index is
+    /// known to fit, so the use is refused.
+    pub rows: Option<usize>,
     /// Whether `range` is exact; a range widened by a constant the analysis
     /// could not line up with the columns is only reported.
     pub exact: bool,
@@ -55,24 +58,32 @@ pub struct IndexUse {
 impl IndexUse {
     /// Whether every value the field can write fits the axis.
     pub fn fits(&self) -> bool {
-        let rows = i64::try_from(self.rows).unwrap_or(i64::MAX);
+        let Some(rows) = self.rows else { return false };
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         self.range.is_some_and(|(lo, hi)| lo >= -rows && hi < rows)
     }
 
     /// Whether this use makes the model unsafe to run: an exact range past
-    /// the axis, or an unbounded (numeric) field.
+    /// the axis, an unbounded (numeric) field, or any field reaching an axis
+    /// of no fixed size.
     pub fn refused(&self) -> bool {
-        self.exact && !self.fits()
+        (self.exact || self.rows.is_none()) && !self.fits()
     }
 
     /// The error loading refuses it with, in the spec's words.
     pub fn error(&self) -> Error {
+        let Some(rows) = self.rows else {
+            return Error::model(format!(
+                "fields.{}: reaches the indices of `{}` (node `{}`) along an axis whose size is not fixed (it \
+                 depends on the batch), so no index is known to fit; a field may only index a table of fixed size",
+                self.field, self.table, self.node
+            ));
+        };
         let place = format!(
-            "`{}` (node `{}`, {} rows: indices 0..={})",
+            "`{}` (node `{}`, {rows} rows: indices 0..={})",
             self.table,
             self.node,
-            self.rows,
-            self.rows.saturating_sub(1) as i64
+            rows.saturating_sub(1) as i64
         );
         match self.range {
             None => Error::model(format!(
@@ -221,9 +232,10 @@ pub(crate) fn index_uses(model: &TypedModel, spec: &ModelSpec, sources: &[(Outle
         if inflow.iter().all(Option::is_none) {
             continue;
         }
-        let rows_of = |input: usize, axis: usize| -> Option<usize> {
+        // `None`: no such axis to check; `Some(None)`: its size is not fixed.
+        let rows_of = |input: usize, axis: usize| -> Option<Option<usize>> {
             let fact = model.outlet_fact(*node.inputs.get(input)?).ok()?;
-            fact.shape.get(axis)?.to_usize().ok()
+            Some(fact.shape.get(axis)?.to_usize().ok())
         };
         // Typing names an initializer `name.0`; the ONNX's own name is clearer.
         let table_of = |input: usize| -> String {
@@ -233,7 +245,7 @@ pub(crate) fn index_uses(model: &TypedModel, spec: &ModelSpec, sources: &[(Outle
                 if n.op_is::<Const>() { name.strip_suffix(".0").unwrap_or(name) } else { name }.to_string()
             })
         };
-        let mut record = |flow: &Flow, rows: Option<usize>, table: String| {
+        let mut record = |flow: &Flow, rows: Option<Option<usize>>, table: String| {
             let Some(rows) = rows else { return };
             for a in flow.atoms() {
                 let range = (a.lo != i64::MIN && a.hi != i64::MAX).then_some((a.lo, a.hi));
@@ -263,7 +275,7 @@ pub(crate) fn index_uses(model: &TypedModel, spec: &ModelSpec, sources: &[(Outle
             None
         } else if let Some(h) = node.op_as::<OneHot>() {
             if let Some(Some(indices)) = inflow.first() {
-                record(indices, Some(h.dim), format!("{} (depth)", node.name));
+                record(indices, Some(Some(h.dim)), format!("{} (depth)", node.name));
             }
             None
         } else if node.op_is::<Cast>() || node.op_is::<Identity>() {

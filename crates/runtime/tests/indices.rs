@@ -90,7 +90,7 @@ fn shared_table(rows: usize) -> Vec<u8> {
 fn the_fixture_model_reports_its_uses_and_a_table_too_small_is_refused() {
     let model = Model::from_json(&mlp_onnx(Head::Sigmoid), &mlp_spec_value(Head::Sigmoid).to_string()).unwrap();
     let uses: Vec<_> = model.index_uses().iter().map(|u| (u.field.as_str(), u.range, u.rows, u.exact)).collect();
-    assert_eq!(uses, vec![("user", Some((0, 3)), 6, true), ("item", Some((4, 5)), 6, true)]);
+    assert_eq!(uses, vec![("user", Some((0, 3)), Some(6), true), ("item", Some((4, 5)), Some(6), true)]);
     assert!(model.index_uses().iter().all(|u| u.table == "emb"));
 
     // Two more hash buckets: index 6 would reach past the 6-row table.
@@ -257,11 +257,29 @@ fn the_bundled_model_fits_its_table_and_one_more_weekday_would_not() {
         assert!(fields.contains(&field), "{field} not followed to a table: {fields:?}");
     }
     assert!(model.index_uses().iter().all(|u| u.exact && u.fits()), "{:?}", model.index_uses());
-    let rows = model.index_uses()[0].rows;
+    let rows = model.index_uses()[0].rows.expect("the embedding table has a fixed size");
     let mut spec: serde_json::Value = serde_json::from_str(reloop_runtime::bundled::spec_json()).unwrap();
     let offset = spec["fields"]["weekday"]["offset"].as_i64().unwrap();
     assert_eq!(offset + 6, rows as i64 - 1, "weekday's last index is the table's last row");
     spec["fields"]["weekday"]["offset"] = json!(offset + 1);
     let message = refused(reloop_runtime::bundled::onnx(), &spec.to_string(), "weekday");
     assert!(message.contains(&format!("{rows} rows")), "{message}");
+}
+
+#[test]
+fn a_field_indexing_an_axis_that_grows_with_the_batch_is_refused() {
+    // The lookup points at a computed tensor ([N, 2], the shape the table's
+    // rows have) instead of the embedding table: its axis 0 is the batch, so
+    // a field's index fits only by chance, and one past it panicked in tract
+    // at run time (found by the onnx_structure fuzz target).
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let twice = common::node("Concat", &["dense", "dense"], &["dense2"], vec![common::int_attr("axis", 1)]);
+    graph.node.insert(0, twice);
+    graph.node[1].input[0] = "dense2".into();
+    let e = match Model::from_json(&common::encode_model(graph), &mlp_spec_value(Head::Sigmoid).to_string()) {
+        Err(e) => e,
+        Ok(m) => panic!("loaded, uses {:?}", m.index_uses()),
+    };
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    assert!(e.message().contains("whose size is not fixed"), "{e}");
 }

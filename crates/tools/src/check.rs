@@ -76,7 +76,8 @@ impl From<&IndexUse> for Use {
             range: u.range,
             node: u.node.clone(),
             table: u.table.clone(),
-            rows: u.rows,
+            // A use of no fixed size is refused at load, so it never gets here.
+            rows: u.rows.unwrap_or(0),
             fits: u.fits(),
             exact: u.exact,
         }

@@ -153,7 +153,8 @@ fn size_tables(onnx: &[u8], spec: &mut Value, notes: &mut Vec<String>) -> Result
     let mut rows: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for u in model.index_uses() {
         let offset = u.range.map_or(0, |(lo, _)| usize::try_from(lo).unwrap_or(0));
-        let free = u.rows.saturating_sub(offset);
+        // A use of no fixed size is refused at load, so `rows` is known here.
+        let free = u.rows.unwrap_or(0).saturating_sub(offset);
         let entry = rows.entry(u.field.clone()).or_insert((free, u.table.clone()));
         if free < entry.0 {
             *entry = (free, u.table.clone());

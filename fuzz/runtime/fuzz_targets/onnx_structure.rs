@@ -325,6 +325,16 @@ fn edit(model: &mut pb::ModelProto, u: &mut Unstructured<'_>) -> Result<()> {
     Ok(())
 }
 
+/// With `RELOOP_FUZZ_DUMP=<dir>` (replaying one input), writes the edited
+/// model to `<dir>/<base>.onnx`, to look at it outside the fuzzer.
+fn dump(base: &str, bytes: &[u8]) {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    if let Some(dir) = DIR.get_or_init(|| std::env::var_os("RELOOP_FUZZ_DUMP").map(Into::into)) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(format!("{base}.onnx")), bytes).unwrap();
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let Ok(base) = u.choose(bases()) else { return };
@@ -336,6 +346,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let bytes = proto.encode_to_vec();
+    dump(base.name, &bytes);
     if let Some(model) = loaded(Model::load(&bytes, base.spec.clone())) {
         exercise(&model, &base.items, &base.context, &extreme_items(&base.spec));
     }
