@@ -171,6 +171,20 @@ impl<A: GlobalAlloc> LargeBlocks<A> {
         Some((NonNull::new(start)?, fresh))
     }
 
+    /// A large request's pointer (its block all zeros if `zeroed`), or
+    /// null if no block can be had.
+    ///
+    /// # Safety
+    /// `needed` comes from [`needed`] for a layout of alignment `align`.
+    unsafe fn alloc_large(&self, needed: usize, align: usize, zeroed: bool) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        match unsafe { self.take(needed, zeroed) } {
+            // SAFETY: the block holds `needed` bytes.
+            Some((start, size)) => unsafe { place(start, size, align) },
+            None => ptr::null_mut(),
+        }
+    }
+
     /// Keeps a freed block, giving back the smallest kept one if the shelf
     /// is full (or this one, if it is the smallest).
     ///
@@ -205,11 +219,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for LargeBlocks<A> {
         match needed(layout) {
             // SAFETY: the caller's contract, passed on.
             None => unsafe { self.inner.alloc(layout) },
-            // SAFETY: the block holds `needed` bytes.
-            Some(n) => match unsafe { self.take(n, false) } {
-                Some((start, size)) => unsafe { place(start, size, layout.align()) },
-                None => ptr::null_mut(),
-            },
+            // SAFETY: `n` comes from `needed`.
+            Some(n) => unsafe { self.alloc_large(n, layout.align(), false) },
         }
     }
 
@@ -217,11 +228,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for LargeBlocks<A> {
         match needed(layout) {
             // SAFETY: the caller's contract, passed on.
             None => unsafe { self.inner.alloc_zeroed(layout) },
-            // SAFETY: as in `alloc`; the block is all zeros.
-            Some(n) => match unsafe { self.take(n, true) } {
-                Some((start, size)) => unsafe { place(start, size, layout.align()) },
-                None => ptr::null_mut(),
-            },
+            // SAFETY: `n` comes from `needed`.
+            Some(n) => unsafe { self.alloc_large(n, layout.align(), true) },
         }
     }
 
