@@ -150,7 +150,11 @@ impl<A: GlobalAlloc> LargeBlocks<A> {
                 // allocator (dlmalloc splits it off without moving).
                 // SAFETY: a live block of the inner allocator, with its layout.
                 let p = unsafe { self.inner.realloc(kept.start.as_ptr(), block_layout(kept.size)?, fresh) };
-                kept = Kept { start: NonNull::new(p)?, size: fresh };
+                // If the inner allocator cannot, the block is unchanged and
+                // still fits: use it whole rather than lose it.
+                if let Some(start) = NonNull::new(p) {
+                    kept = Kept { start, size: fresh };
+                }
             }
             if zeroed {
                 // SAFETY: the block is ours and `size` bytes long.
