@@ -6,16 +6,13 @@
 mod common;
 
 use common::{
-    FLOAT, Head, INT64, encode_model, int_attr, mlp_graph, mlp_onnx, mlp_spec_value, node, tensor_f32, value_info,
+    FLOAT, Head, INT64, encode_model, int_attr, mlp_graph, mlp_onnx, mlp_spec_value, node, tensor_f32, tensor_i64,
+    value_info,
 };
 use reloop_core::ErrorKind;
 use reloop_runtime::{Item, Model, ModelOutput};
 use serde_json::json;
 use tract_onnx::pb;
-
-fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: INT64, int64_data: data, ..Default::default() }
-}
 
 fn table(name: &str, rows: usize) -> pb::TensorProto {
     tensor_f32(name, &[rows as i64, 2], (0..rows * 2).map(|i| (i as f32 * 0.37).sin()).collect())

@@ -188,21 +188,6 @@ fn flatten_axis_out_of_range_is_a_model_error_not_a_panic() {
     }
 }
 
-fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> tract_onnx::pb::TensorProto {
-    let data_type = common::INT64;
-    tract_onnx::pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type,
-        int64_data: data,
-        ..Default::default()
-    }
-}
-
-fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::AttributeProto {
-    tract_onnx::pb::AttributeProto { name: name.into(), r#type: 7, ints: values.to_vec(), ..Default::default() }
-}
-
 #[test]
 fn split_that_wires_more_outputs_than_the_node_declares_is_a_model_error_not_a_panic() {
     // Opset 13 Split reads its sizes from a constant input: two sizes for a
@@ -212,7 +197,7 @@ fn split_that_wires_more_outputs_than_the_node_declares_is_a_model_error_not_a_p
     // Sizes [2, 0] along the last axis of `embedded` [N, 1, 2]: the first
     // part is all of it, so the graph still types up to the Split.
     let mut graph = mlp_graph(Head::Sigmoid);
-    graph.initializer.push(tensor_i64("sizes", &[2], vec![2, 0]));
+    graph.initializer.push(common::tensor_i64("sizes", &[2], vec![2, 0]));
     graph.node.insert(1, common::node("Split", &["embedded", "sizes"], &["whole"], vec![common::int_attr("axis", 2)]));
     graph.node.iter_mut().find(|n| n.op_type == "Flatten").unwrap().input[0] = "whole".into();
     let e = load_err(&encode_model(graph), &spec);
@@ -236,7 +221,7 @@ fn split_with_an_axis_or_sizes_that_do_not_fit_is_a_model_error_not_a_panic() {
         let mut graph = mlp_graph(Head::Sigmoid);
         let mut attributes = vec![common::int_attr("axis", axis)];
         if let Some(split) = &split {
-            attributes.push(ints_attr("split", split));
+            attributes.push(common::ints_attr("split", split));
         }
         graph.node.push(common::node("Split", &["embedded"], outputs, attributes));
         let e = load_err(&encode_model(graph), &spec);

@@ -58,6 +58,10 @@ pub fn tensor_f32(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
     pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: FLOAT, float_data: data, ..Default::default() }
 }
 
+pub fn tensor_i64(name: &str, dims: &[i64], data: Vec<i64>) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: INT64, int64_data: data, ..Default::default() }
+}
+
 pub fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> pb::ValueInfoProto {
     let dim = dims
         .iter()
@@ -95,6 +99,10 @@ pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<pb::Att
 
 pub fn int_attr(name: &str, value: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: 2, i: value, ..Default::default() }
+}
+
+pub fn ints_attr(name: &str, values: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: 7, ints: values.to_vec(), ..Default::default() }
 }
 
 /// The model's graph, before encoding (tests tweak it to make broken models).
