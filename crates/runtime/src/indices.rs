@@ -67,7 +67,7 @@ impl IndexUse {
     /// the axis, an unbounded (numeric) field, or any field reaching an axis
     /// of no fixed size.
     pub fn refused(&self) -> bool {
-        (self.exact || self.rows.is_none()) && !self.fits()
+        self.rows.is_none() || (self.exact && !self.fits())
     }
 
     /// The error loading refuses it with, in the spec's words.
