@@ -55,6 +55,7 @@ pub mod onnx;
 pub mod options;
 pub mod plans;
 pub mod session;
+pub mod shapes;
 pub mod spec;
 pub mod tensors;
 mod workspace;

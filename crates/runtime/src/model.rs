@@ -322,6 +322,8 @@ impl Model {
             .collect();
         let index_uses = index_uses(&typed, &spec, &sources);
         crate::indices::check(&index_uses)?;
+        // Every shape must hold whatever the batch size.
+        crate::shapes::check(&typed)?;
         let outputs = typed.output_outlets().map_err(|e| model_err("outputs", e))?.to_vec();
         if outputs.len() != selected.len() {
             return Err(Error::model(format!("outputs: expected {} outputs after typing", selected.len())));
@@ -401,6 +403,7 @@ impl Model {
         }
 
         let decluttered = typed.into_decluttered().map_err(|e| model_err("onnx: cannot simplify the graph", e))?;
+        crate::shapes::check(&decluttered)?;
         let plans = Plans::new(decluttered, batch)?;
         // Build one workspace now so a broken plan fails at load, not on the first request.
         let ws = plans.general().take(encoder.input_count())?;

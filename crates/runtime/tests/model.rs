@@ -415,6 +415,38 @@ fn operators_this_build_lacks_are_named_at_load() {
     }
 }
 
+#[test]
+fn a_product_pairing_the_batch_with_a_fixed_size_is_refused_at_load() {
+    // `x × x` with x = [N, 5]: MatMul contracts x's 5 columns with its N
+    // rows. tract types it by assuming N = 5, and it used to load: a batch
+    // of 4 then failed, one of 7 returned scores of a product taken with the
+    // wrong inner size, and tract-core's debug assertion on that size is what
+    // the onnx_structure fuzz target hit on the bundled model.
+    let mut graph = mlp_graph(Head::Sigmoid);
+    let at = graph.node.iter().position(|n| n.op_type == "MatMul").unwrap();
+    graph.node.insert(at, common::node("MatMul", &["x", "x"], &["xx"], vec![]));
+    graph.node[at + 1].input[0] = "xx".into();
+    let e = load_err(&encode_model(graph), &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    assert!(e.message().contains("whatever the batch size"), "{e}");
+    assert!(e.message().contains("N and 5") || e.message().contains("5 and N"), "{e}");
+
+    // The fuzzer's edit of the bundled model (on `MatMul_mm1`), and the
+    // same on its other products: the weights replaced by the input.
+    let base = common::graph_of(reloop_runtime::bundled::onnx());
+    let mut ours = Vec::new();
+    for (at, node) in base.node.iter().enumerate().filter(|(_, n)| n.op_type == "MatMul") {
+        let mut graph = base.clone();
+        graph.node[at].input[1] = node.input[0].clone();
+        let e = load_err(&encode_model(graph), reloop_runtime::bundled::spec_json());
+        assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+        if e.message().contains("whatever the batch size") {
+            ours.push(node.name.as_str());
+        }
+    }
+    assert_eq!(ours, ["MatMul_mm1", "MatMul_mm2", "MatMul_mm3"]);
+}
+
 /// Every head against the reference through both plans: the general one
 /// (first run of a size) and the fixed one (later runs).
 fn check_rows(model: &Model, n: usize, out: &mut ModelOutput) {
