@@ -84,7 +84,9 @@ if [[ "$builds" == *relaxed* ]]; then
 fi
 
 # Before init, the glue's `wasm` is a placeholder whose every use throws a
-# coded E_NOT_INITIALISED (src/entries/ready.js), not a TypeError.
+# coded E_NOT_INITIALISED (src/entries/ready.js), not a TypeError. And the
+# glue reports each instance it makes to the class guard (src/js/guard.js),
+# which then refuses receivers whose pointer is not a live instance's.
 node - "$OUT/reloop_edge.js" <<'JS'
 const fs = require("fs");
 const file = process.argv[2];
@@ -96,7 +98,20 @@ const swap = (from, to, count) => {
 };
 swap("let wasmModule, wasmInstance, wasm;", "let wasmModule, wasmInstance, wasm = __reloopNotReady();", 1);
 swap("if (wasm !== undefined) return wasm;", "if (!__reloopIsNotReady(wasm)) return wasm;", 2);
-s = 'import { notReady as __reloopNotReady, isNotReady as __reloopIsNotReady } from "./ready.js";\n' + s;
+// Every place the glue gives an instance its pointer is followed by its
+// registration for finalization: `__wrap` (obj) and constructors (this).
+const made = (s.match(/\b(obj|this)\.__wbg_ptr = (?!0;)[^;]+;/g) || []).length;
+let born = 0;
+s = s.replace(/(\w+Finalization\.register\((obj|this), \2\.__wbg_ptr, \2\);)/g, (all, _, who) => {
+  born++;
+  return `${all} __reloopBorn(${who});`;
+});
+if (born === 0 || born !== made) throw new Error(`glue patch: ${made} instances made, ${born} births reported`);
+const guard = s.match(/^import \{[^}]*\breloop_guard_free\b[^}]*\} from '([^']+\/src\/js\/guard\.js)';$/m);
+if (!guard) throw new Error("glue patch: no import of src/js/guard.js");
+s = 'import { notReady as __reloopNotReady, isNotReady as __reloopIsNotReady } from "./ready.js";\n' +
+  `import { reloop_born as __reloopBorn, reloop_track_births as __reloopTrackBirths } from '${guard[1]}';\n` +
+  "__reloopTrackBirths();\n" + s;
 fs.writeFileSync(file, s);
 JS
 # The classes carry their model's item and context types (src/types.d.ts):

@@ -14,7 +14,8 @@
 //      same Float32 bits as before it;
 //  (c) after a failed call the session saves the same bytes as before it,
 //      and no call changes the caller's typed arrays or buffers.
-// Also: calls on the wrong receiver (detached methods, other classes) and on
+// Also: calls on the wrong receiver (detached methods, other classes, objects
+// forged with the glue's pointer field) and on
 // freed objects must throw coded errors; free() is idempotent; getters and
 // Proxies of arguments call back into the objects during calls (re-entrancy).
 import { test } from "node:test";
@@ -330,7 +331,7 @@ const simpleArb = fc.constantFrom(undefined, null, 0, -0, NaN, "", false, true, 
   .chain((r) => fc.constantFrom(r, r, { t: "obj", entries: [] }, { t: "arr", items: [] }));
 
 // A call: which member, on which receiver, with which arguments.
-const RECEIVERS = ["self", "self", "self", "self", "self", "victim", "victim", "proxyOfSelf", "undefined", "plain", "otherClass", "protoCreate", "freed"];
+const RECEIVERS = ["self", "self", "self", "self", "self", "victim", "victim", "proxyOfSelf", "undefined", "plain", "otherClass", "protoCreate", "forgedSelf", "copyOfSelf", "forgedOther", "forgedJunk", "freed"];
 const stepArb = fc.constantFrom(...MEMBERS).chain((m) =>
   fc.record({
     member: fc.constant(m.id),
@@ -709,6 +710,10 @@ function buffersOf(args) {
 
 const util = await import("node:util");
 
+function forged(cls, ptr) {
+  return Object.defineProperty(Object.create(CLASSES[cls].prototype), "__wbg_ptr", { value: ptr, writable: true, configurable: true });
+}
+
 function receiver(w, m, recv) {
   const self = m.cls === "Model" ? w.model : m.cls === "Session" ? w.session : w.catalog;
   switch (recv) {
@@ -720,6 +725,14 @@ function receiver(w, m, recv) {
     case "plain": return { obj: { __wbg_ptr: undefined }, wrong: true };
     case "otherClass": return { obj: m.cls === "Session" ? w.catalog : w.session, wrong: true };
     case "protoCreate": return { obj: Object.create(CLASSES[m.cls].prototype), wrong: true };
+    // Objects forged with the glue's internal pointer field: the pointer of
+    // this run's own object (a second handle on its state, which outlives
+    // it), of another class's (type confusion in Rust) or a made-up one (any
+    // memory); and a copy of the object, as state libraries clone.
+    case "forgedSelf": return { obj: forged(m.cls, self.__wbg_ptr), wrong: true };
+    case "copyOfSelf": return { obj: Object.assign(Object.create(CLASSES[m.cls].prototype), self), wrong: true };
+    case "forgedOther": return { obj: forged(m.cls, (m.cls === "Session" ? w.catalog : w.session).__wbg_ptr), wrong: true };
+    case "forgedJunk": return { obj: forged(m.cls, 8), wrong: true };
     default: return { obj: m.cls === "Model" ? w.freedModel : m.cls === "Session" ? w.freedSession : w.freedCatalog, wrong: true, freed: true };
   }
 }
@@ -859,6 +872,11 @@ const EXAMPLES = [
   [self("Session#events", [], "otherClass"), self("Model#fields", [], "otherClass")],
   [self("Session#score", [{ t: "good", what: "items", n: 2, mut: null }, { t: "good", what: "context", mut: null }], "undefined")],
   [self("Session#save", [], "protoCreate"), self("Session#save", [], "plain"), self("Session#save", [], "freed")],
+  // Forged objects: the glue would hand their pointer to Rust as it is.
+  [self("Session#record", [{ t: "good", what: "item", mut: null }, { t: "prim", v: true }, { t: "good", what: "context", mut: null }], "forgedSelf"),
+    self("Session#save", [], "forgedOther"), self("Model#fields", [], "forgedJunk")],
+  [self("Catalog#size", [], "forgedOther"), self("Session#events", [], "forgedJunk"), self("Model#fields", [], "forgedSelf")],
+  [self("Session#reset", [], "copyOfSelf"), self("Session#free", [], "copyOfSelf"), self("Catalog#clear", [], "copyOfSelf")],
   // Fake, proxied and lying typed arrays read from wasm.
   [self("Session#scoreTensors", [{ t: "tensors", rows: 1, drop: null, mut: { t: "fakeTyped", kind: "Float32Array" } }])],
   [self("Session#scoreTensors", [{ t: "tensors", rows: 1, drop: null, mut: { t: "oddTyped", kind: "Float32Array", len: 19, mode: "proxy" } }])],
