@@ -84,9 +84,11 @@ if [[ "$builds" == *relaxed* ]]; then
 fi
 
 # Before init, the glue's `wasm` is a placeholder whose every use throws a
-# coded E_NOT_INITIALISED (src/entries/ready.js), not a TypeError. And the
-# glue reports each instance it makes to the class guard (src/js/guard.js),
-# which then refuses receivers whose pointer is not a live instance's.
+# coded E_NOT_INITIALISED (src/entries/ready.js), not a TypeError; every
+# call into the instance checks the JS stack first (src/entries/stack.js);
+# and the glue reports each instance it makes to the class guard
+# (src/js/guard.js), which then refuses receivers whose pointer is not a
+# live instance's.
 node - "$OUT/reloop_edge.js" <<'JS'
 const fs = require("fs");
 const file = process.argv[2];
@@ -98,6 +100,9 @@ const swap = (from, to, count) => {
 };
 swap("let wasmModule, wasmInstance, wasm;", "let wasmModule, wasmInstance, wasm = __reloopNotReady();", 1);
 swap("if (wasm !== undefined) return wasm;", "if (!__reloopIsNotReady(wasm)) return wasm;", 2);
+// Every call into the instance first checks that enough JS stack is left
+// (src/entries/stack.js): overflowing part-way through Rust code poisons it.
+swap("wasm = instance.exports;", "wasm = __reloopProbed(instance.exports);", 1);
 // Every place the glue gives an instance its pointer is followed by its
 // registration for finalization: `__wrap` (obj) and constructors (this).
 const made = (s.match(/\b(obj|this)\.__wbg_ptr = (?!0;)[^;]+;/g) || []).length;
@@ -110,6 +115,7 @@ if (born === 0 || born !== made) throw new Error(`glue patch: ${made} instances 
 const guard = s.match(/^import \{[^}]*\breloop_guard_free\b[^}]*\} from '([^']+\/src\/js\/guard\.js)';$/m);
 if (!guard) throw new Error("glue patch: no import of src/js/guard.js");
 s = 'import { notReady as __reloopNotReady, isNotReady as __reloopIsNotReady } from "./ready.js";\n' +
+  'import { probed as __reloopProbed } from "./stack.js";\n' +
   `import { reloop_born as __reloopBorn, reloop_track_births as __reloopTrackBirths } from '${guard[1]}';\n` +
   "__reloopTrackBirths();\n" + s;
 fs.writeFileSync(file, s);

@@ -2,7 +2,8 @@
 # The property test of the package's JS boundary (tests/property/boundary.test.mjs):
 # fast-check throws random and hostile JS values at every export, constructor,
 # method and getter of pkg/node.js and checks that only coded ReloopErrors come
-# out and that a failed call changes nothing.
+# out and that a failed call changes nothing; tests/property/stack.test.mjs
+# calls each operation with every amount of JS stack left, from none up.
 #
 #   PROPERTY_RUNS   generated call sequences (default 10000: a minute
 #                   or two on 2 cores), after the fixed regression examples
@@ -10,6 +11,7 @@
 #                   on failure, so a failure reruns with the same values)
 #   PROPERTY_SHRINK 0 stops at the first failure without shrinking it
 #   PROPERTY_EXAMPLES 0 skips the fixed regression examples (generated runs only)
+#   STACK_LEVELS    frames the stack test calls from (default 1000)
 #   RELOOP_PKG      the package directory to test (default: pkg/)
 #
 # Needs pkg/ (make pkg) and the npm dev dependencies (npm ci); fails, never
@@ -35,6 +37,6 @@ export PROPERTY_SEED
 echo "test-property: seed $PROPERTY_SEED, $PROPERTY_RUNS runs (rerun: PROPERTY_SEED=$PROPERTY_SEED PROPERTY_RUNS=$PROPERTY_RUNS bash scripts/test-property.sh)"
 start=$SECONDS
 status=0
-node --test --test-reporter=spec tests/property/boundary.test.mjs || status=$?
+node --test --test-reporter=spec tests/property/boundary.test.mjs tests/property/stack.test.mjs || status=$?
 echo "test-property: $((SECONDS - start)) s, seed $PROPERTY_SEED, $PROPERTY_RUNS runs: $([[ $status == 0 ]] && echo passed || echo "FAILED (rerun: PROPERTY_SEED=$PROPERTY_SEED PROPERTY_RUNS=$PROPERTY_RUNS bash scripts/test-property.sh)")"
 exit $status

@@ -8,12 +8,16 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::Reflect;
+use reloop_core::ErrorKind;
 use wasm_bindgen::prelude::*;
+
+use crate::error::coded;
 
 #[wasm_bindgen(module = "/src/js/guard.js")]
 extern "C" {
     fn reloop_guard_free(instance: &JsValue, name: &str);
     fn reloop_is_guard_error(e: &JsValue) -> bool;
+    fn reloop_is_stack_error(e: &JsValue) -> bool;
 }
 
 unsafe extern "C" {
@@ -138,13 +142,26 @@ pub(crate) fn lookup_catalog(handle: u32) -> Option<SharedCatalog> {
 
 /// The handle a JS object carries under `property` (a hidden getter), or
 /// `Err` with what it threw: the guard's coded error for a freed object or
-/// one inside a call of its own (src/js/guard.js), or `None` for anything
-/// else a Proxy or forged getter throws (never passed on: it may be any value).
+/// one inside a call of its own (src/js/guard.js), a coded error of ours when
+/// the JS stack ran out on the way (src/entries/stack.js), or `None` for
+/// anything else a Proxy or forged getter throws (never passed on: it may be
+/// any value).
 pub(crate) fn handle_of(value: &JsValue, property: &str) -> Result<Option<u32>, Option<JsValue>> {
     if !value.is_object() {
         return Ok(None);
     }
-    let handle =
-        Reflect::get(value, &JsValue::from_str(property)).map_err(|e| reloop_is_guard_error(&e).then_some(e))?;
+    let handle = Reflect::get(value, &JsValue::from_str(property)).map_err(|e| {
+        if reloop_is_guard_error(&e) {
+            Some(e)
+        } else if reloop_is_stack_error(&e) {
+            // Our own error: what was thrown may be any value.
+            Some(coded(
+                ErrorKind::InvalidInput.code(),
+                "too little JS stack left to read a Model or Catalog argument (called from deep recursion?); nothing was changed",
+            ))
+        } else {
+            None
+        }
+    })?;
     Ok(handle.as_f64().filter(|h| h.fract() == 0.0 && *h >= 1.0 && *h <= f64::from(u32::MAX)).map(|h| h as u32))
 }

@@ -59,6 +59,21 @@ function what(v) {
   return "an object";
 }
 
+/** The mark of the package's "too little JS stack" error (src/entries/stack.js). */
+const STACK_MARK = Symbol.for("reloop-edge.stack");
+
+/**
+ * Whether `e` says the JS stack ran out: the engine's RangeError, or the
+ * package's stack check refusing a call. Never throws.
+ */
+export function reloop_is_stack_error(e) {
+  try {
+    return e instanceof RangeError || (typeof e === "object" && e !== null && e[STACK_MARK] === true);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `e` is an error made by this module (a freed or busy object, a wrong receiver). */
 export function reloop_is_guard_error(e) {
   return (typeof e === "object" && e !== null) ? OURS.has(e) : false;
@@ -108,6 +123,8 @@ export function reloop_guard_free(instance, name) {
       }
     } catch (e) {
       if (OURS.has(e)) throw e;
+      // Out of stack part-way through the checks: say so, not "not a live".
+      if (e instanceof RangeError) throw coded(`${name}.${member}: too little JS stack left to check the receiver (called from deep recursion?); nothing was changed`);
       ptr = undefined;
     }
     if (typeof ptr !== "number" || ptr === 0 || target === undefined) {
