@@ -257,7 +257,13 @@ const { reloop, reloopB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidd
     });
   },
 });
-const reloopOne = timeCallsSync(() => session.score(items.slice(0, 1), context));
+const one = items.slice(0, 1);
+// Per-call fixed costs (the JS checks, the glue) dominate small calls: an
+// A/B compares them interleaved too.
+const { reloopOne, reloopOneB } = await timeInterleaved({
+  reloopOne: () => session.score(one, context),
+  ...(sessionB ? { reloopOneB: () => sessionB.score(one, context) } : {}),
+});
 
 // record(): the model runs on the item again; recordImpression(): no model run.
 const recItems = catalogue(ITERS, 3);
@@ -265,12 +271,20 @@ let k = 0;
 const rec = timeCallsSync(() => { session.record(recItems[k++ % recItems.length], (k & 3) === 0, context); });
 const ids = items.map((_, i) => "i" + i);
 const impBatches = 50;
-let impTime = 0;
-for (let b = 0; b < impBatches; b++) {
-  session.score(items, context, ids);
+// The time of N recordImpression calls on a batch just scored.
+function impressions(s) {
+  s.score(items, context, ids);
   const t0 = performance.now();
-  for (let i = 0; i < N; i++) session.recordImpression(ids[i], (i & 3) === 0);
-  impTime += performance.now() - t0;
+  for (let i = 0; i < N; i++) s.recordImpression(ids[i], (i & 3) === 0);
+  return performance.now() - t0;
+}
+let impTime = 0;
+let impTimeB = 0;
+for (let b = 0; b < impBatches; b++) {
+  // A and B alternate which goes first.
+  if (sessionB && b % 2 === 1) impTimeB += impressions(sessionB);
+  impTime += impressions(session);
+  if (sessionB && b % 2 === 0) impTimeB += impressions(sessionB);
 }
 
 // Cold start in fresh processes: the median of each phase and of the total.
@@ -316,9 +330,11 @@ console.log(`| score / run, mean | ${ms(reloop.mean)} ms | ${ms(ortRun.mean)} ms
 console.log(`| ORT fetching only the probability, p50 | | ${ms(ortProbOnly.p50)} ms | ${(reloop.p50 / ortProbOnly.p50).toFixed(2)} |`);
 console.log(`| ORT with JS encoding of the same objects, p50 | | ${ms(ortEncoded.p50)} ms | ${(reloop.p50 / ortEncoded.p50).toFixed(2)} |`);
 console.log(`| score of 1 item, p50 | ${ms(reloopOne.p50)} ms | | |`);
+if (reloopOneB) console.log(`| A / B score of 1 item, p50: ${ms(reloopOne.p50)} / ${ms(reloopOneB.p50)} ms | ${(reloopOne.p50 / reloopOneB.p50).toFixed(3)} | | |`);
 console.log(`| scoreDetailed, p50: without / with { hidden: true } | ${ms(detailed.p50)} / ${ms(detailedHidden.p50)} ms | | ${(detailedHidden.p50 / detailed.p50).toFixed(3)} |`);
 console.log(`| record(item) (model run + write), p50 | ${ms(rec.p50)} ms = ${Math.round(1000 / rec.mean)}/s | | |`);
 console.log(`| recordImpression(id) | ${(impTime * 1000 / (impBatches * N)).toFixed(2)} µs = ${Math.round(impBatches * N / impTime * 1000)}/s | | |`);
+if (sessionB) console.log(`| A / B recordImpression: ${(impTime * 1000 / (impBatches * N)).toFixed(2)} / ${(impTimeB * 1000 / (impBatches * N)).toFixed(2)} µs | ${(impTime / impTimeB).toFixed(3)} | | |`);
 console.log(`| cold start, import → first result (median of ${COLD_RUNS}) | ${ms(coldReloop.total)} ms | ${ms(coldOrt.total)} ms | ${(coldReloop.total / coldOrt.total).toFixed(2)} |`);
 console.log(`| cold start phases (${PHASES.join(", ")}) | ${coldReloop.phases.map(ms).join(" + ")} ms | | |`);
 if (coldRelaxed) {
