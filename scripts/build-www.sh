@@ -25,6 +25,6 @@ mkdir -p "$out/pkg" "$out/vendor"
 cp www/*.html www/*.css www/*.js "$out/"
 # The package as a browser gets it: its browser entry (browser.js, which
 # loads the build this browser runs), the glue and both wasm builds.
-cp -r pkg/browser.js pkg/host.js pkg/ready.js pkg/reloop_edge.js pkg/*.wasm pkg/snippets "$out/pkg/"
+cp -r pkg/browser.js pkg/host.js pkg/ready.js pkg/stack.js pkg/reloop_edge.js pkg/*.wasm pkg/snippets "$out/pkg/"
 cp "$uplot/uPlot.esm.js" "$uplot/uPlot.min.css" "$out/vendor/"
 echo "build-www: site in $out (serve with: node www/serve.mjs $out)" >&2
