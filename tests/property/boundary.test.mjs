@@ -20,14 +20,11 @@
 // Proxies of arguments call back into the objects during calls (re-entrancy).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { join, resolve } from "node:path";
 import fc from "fast-check";
+import {
+  pkg, ONNX, SPEC_TEXT, SPEC, GENRES, CONTEXT, item, PROBE, isReloopError, bits,
+} from "./fixtures.mjs";
 
-const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const PKG = resolve(process.env.RELOOP_PKG ?? join(ROOT, "pkg"));
-const pkg = await import(pathToFileURL(join(PKG, "node.js")).href);
 const { Model, Session, Catalog } = pkg;
 
 const RUNS = envInt("PROPERTY_RUNS", 10000);
@@ -46,18 +43,7 @@ function envInt(name, fallback) {
 // ---------------------------------------------------------------------------
 // Fixtures: the bundled model's files, valid items and a context.
 
-const ONNX = new Uint8Array(readFileSync(join(ROOT, "models/movielens.onnx")));
-const SPEC_TEXT = readFileSync(join(ROOT, "models/movielens.spec.json"), "utf8");
-const SPEC = JSON.parse(SPEC_TEXT);
-const GENRES = Object.keys(SPEC.fields.genres.vocabulary);
 const OCCUPATIONS = Object.keys(SPEC.fields.occupation.vocabulary);
-const CONTEXT = Object.freeze({ userId: 42, age: 31, gender: "F", occupation: "writer", zip: "9", hour: 21, weekday: 4 });
-const item = (i) => ({ itemId: 1 + ((i * 37) % 1600), genres: [GENRES[i % GENRES.length]], year: 1950 + (i % 50) });
-const PROBE = Object.freeze(Array.from({ length: 6 }, (_, i) => Object.freeze(item(i * 7 + 3))));
-const CODES = new Set([
-  "E_INVALID_INPUT", "E_INVALID_CONFIG", "E_MODEL", "E_CORRUPT_MEMORY", "E_MODEL_MISMATCH",
-  "E_UNSUPPORTED_VERSION", "E_NOT_INITIALISED",
-]);
 const TYPED = {
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
@@ -644,10 +630,6 @@ function tensors(w, r) {
 // ---------------------------------------------------------------------------
 // Checks.
 
-function isReloopError(e) {
-  return e instanceof Error && e.name === "ReloopError" && CODES.has(e.code);
-}
-
 function describe(e) {
   if (e instanceof Error) return `${e.constructor?.name} ${e.name} code=${String(e.code)}: ${e.message}\n${e.stack}`;
   try {
@@ -659,10 +641,6 @@ function describe(e) {
 
 function assertCoded(e, where) {
   if (!isReloopError(e)) assert.fail(`(a) ${where} threw something other than a coded ReloopError: ${describe(e)}`);
-}
-
-function bits(f32) {
-  return Array.from(new Uint32Array(f32.buffer, f32.byteOffset, f32.length));
 }
 
 function snapshot(w) {

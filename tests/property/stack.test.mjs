@@ -16,25 +16,10 @@
 // (RELOOP_PKG points at another build of the package).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { join, resolve } from "node:path";
+import { pkg, ONNX, SPEC_TEXT, CONTEXT, item, PROBE, isReloopError, bits } from "./fixtures.mjs";
 
-const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const PKG = resolve(process.env.RELOOP_PKG ?? join(ROOT, "pkg"));
-const { Model, Session, Catalog } = await import(pathToFileURL(join(PKG, "node.js")).href);
-
-const ONNX = new Uint8Array(readFileSync(join(ROOT, "models/movielens.onnx")));
-const SPEC_TEXT = readFileSync(join(ROOT, "models/movielens.spec.json"), "utf8");
-const GENRES = Object.keys(JSON.parse(SPEC_TEXT).fields.genres.vocabulary);
-const CONTEXT = Object.freeze({ userId: 42, age: 31, gender: "F", occupation: "writer", zip: "9", hour: 21, weekday: 4 });
-const item = (i) => ({ itemId: 1 + ((i * 37) % 1600), genres: [GENRES[i % GENRES.length]], year: 1950 + (i % 50) });
+const { Model, Session, Catalog } = pkg;
 const ITEMS = Array.from({ length: 20 }, (_, i) => item(i));
-const PROBE = Array.from({ length: 6 }, (_, i) => item(i * 7 + 3));
-const CODES = new Set([
-  "E_INVALID_INPUT", "E_INVALID_CONFIG", "E_MODEL", "E_CORRUPT_MEMORY", "E_MODEL_MISMATCH",
-  "E_UNSUPPORTED_VERSION", "E_NOT_INITIALISED",
-]);
 
 // Frames of `down` (below) to call from, counted up from the deepest one.
 // A frame of `down` is about 100–200 bytes, the package's check asks for
@@ -44,7 +29,6 @@ const LEVELS = Number(process.env.STACK_LEVELS ?? 1000);
 
 const model = Model.bundled();
 const catalog = new Catalog(model, ITEMS, ITEMS.map((_, i) => `c${i}`));
-const bits = (scores) => Array.from(new Uint32Array(Float32Array.from(scores).buffer));
 const probe = (s) => bits(s.score(PROBE, CONTEXT));
 const state = (s) => ({ probe: probe(s), saved: Array.from(s.save()), events: s.events });
 
@@ -89,7 +73,7 @@ function atEveryDepth(levels, call) {
 function checkFailure(op, level, error) {
   if (error instanceof RangeError && /call stack/i.test(error.message)) return "overflow";
   assert.ok(
-    error?.name === "ReloopError" && CODES.has(error.code),
+    isReloopError(error),
     `${op} at ${level} frames above the deepest threw an uncoded ${error?.name}: ${error?.message}`,
   );
   assert.match(error.message, /stack/, `${op} at ${level}: ${error.message}`);
