@@ -24,7 +24,9 @@ cargo run --quiet --locked --profile "${DATA_PROFILE:-dev}" -p reloop-tools --bi
 mkdir -p "$out/pkg" "$out/vendor"
 cp www/*.html www/*.css www/*.js "$out/"
 # The package as a browser gets it: its browser entry (browser.js, which
-# loads the build this browser runs), the glue and both wasm builds.
-cp -r pkg/browser.js pkg/host.js pkg/ready.js pkg/stack.js pkg/reloop_edge.js pkg/*.wasm pkg/snippets "$out/pkg/"
+# loads the build this browser runs), the glue, the modules they import and
+# both wasm builds. Every .js of the package, not a list of them: a list here
+# fell behind the glue's imports once (stack.js) and the page never loaded.
+cp -r pkg/*.js pkg/*.wasm pkg/snippets "$out/pkg/"
 cp "$uplot/uPlot.esm.js" "$uplot/uPlot.min.css" "$out/vendor/"
 echo "build-www: site in $out (serve with: node www/serve.mjs $out)" >&2
