@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -250,6 +250,36 @@ impl<'de> Deserialize<'de> for KeySpec {
     }
 }
 
+/// Reads a vocabulary as its entries, then builds the map in one go.
+/// `BTreeMap`'s own deserializer inserts key by key (a search, and often a
+/// node split, each: an eighth of loading the bundled model, whose ids have
+/// thousands of entries); `from_iter` sorts once, which for a canonical
+/// spec's already sorted keys is a single pass, and builds the tree in bulk.
+/// A repeated key keeps its last value, as inserting did.
+fn vocabulary<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<BTreeMap<String, i64>>, D::Error> {
+    struct Entries;
+    impl<'de> Visitor<'de> for Entries {
+        type Value = BTreeMap<String, i64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of values to indices")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1 << 12));
+            while let Some(entry) = map.next_entry::<String, i64>()? {
+                entries.push(entry);
+            }
+            Ok(entries.into_iter().collect())
+        }
+    }
+    struct Vocabulary(BTreeMap<String, i64>);
+    impl<'de> Deserialize<'de> for Vocabulary {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            d.deserialize_map(Entries).map(Vocabulary)
+        }
+    }
+    Option::<Vocabulary>::deserialize(d).map(|v| v.map(|v| v.0))
+}
+
 /// How one field's value becomes columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
@@ -271,7 +301,7 @@ pub enum FieldSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CategoricalSpec {
     /// Value (as a string) → index. Exclusive with `hashBuckets`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "vocabulary")]
     #[cfg_attr(feature = "ts", tsify(type = "Record<string, number>"))]
     pub vocabulary: Option<BTreeMap<String, i64>>,
     /// Index of values not in the vocabulary, or `"none"` (with `oneHot`:
@@ -315,7 +345,7 @@ pub enum Pooling {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MultiCategoricalSpec {
     /// Value (as a string) → index. Exclusive with `hashBuckets`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "vocabulary")]
     #[cfg_attr(feature = "ts", tsify(type = "Record<string, number>"))]
     pub vocabulary: Option<BTreeMap<String, i64>>,
     /// Index of values not in the vocabulary, or `"none"` (multi-hot and
@@ -718,7 +748,7 @@ impl FieldSpec {
                     (Pooling::Pad, Some(n)) if n == 0 || n > MAX_LEN => {
                         return Err(Error::config(format!("{at}.maxLen: must be in 1..={MAX_LEN}, got {n}")));
                     }
-                    (Pooling::Pad, Some(_)) => check_index(&format!("{at}.padIndex"), m.pad_index)?,
+                    (Pooling::Pad, Some(_)) => check_index(m.pad_index, || format!("{at}.padIndex"))?,
                     (_, Some(_)) => {
                         return Err(Error::config(format!("{at}.maxLen: only used with pooling \"pad\"")));
                     }
@@ -762,16 +792,16 @@ impl FieldSpec {
                 if let Some(i) = b.boundaries.windows(2).position(|w| w[0] >= w[1]) {
                     return Err(Error::config(format!("{at}.boundaries[{}]: must be strictly increasing", i + 1)));
                 }
-                check_index(&format!("{at}.offset"), b.offset)?;
+                check_index(b.offset, || format!("{at}.offset"))?;
                 if let Some(out) = b.out_of_range {
-                    check_index(&format!("{at}.outOfRange"), out)?;
+                    check_index(out, || format!("{at}.outOfRange"))?;
                     if b.boundaries.len() < 2 {
                         return Err(Error::config(format!(
                             "{at}.boundaries: with outOfRange, at least two boundaries (one bucket between them)"
                         )));
                     }
                 }
-                check_index(&format!("{at}.boundaries"), bucket_range(b).1)?;
+                check_index(bucket_range(b).1, || format!("{at}.boundaries"))?;
                 if b.one_hot {
                     check_one_hot(at, self.width())?;
                 }
@@ -790,11 +820,14 @@ fn is_scalar(v: &Value) -> bool {
     matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
-fn check_index(at: &str, index: i64) -> Result<()> {
+/// Checks an index; `at` names its key and runs only on the error path (a
+/// vocabulary has an index per entry, and formatting every key's name was a
+/// fifth of loading the bundled model).
+fn check_index(index: i64, at: impl FnOnce() -> String) -> Result<()> {
     if (0..MAX_INDEX).contains(&index) {
         Ok(())
     } else {
-        Err(Error::config(format!("{at}: index must be in 0..{MAX_INDEX}, got {index}")))
+        Err(Error::config(format!("{}: index must be in 0..{MAX_INDEX}, got {index}", at())))
     }
 }
 
@@ -820,10 +853,10 @@ fn check_lookup(
                 return Err(Error::config(format!("{at}.hashOffset: only used with hashBuckets")));
             }
             if let OovIndex::Index(oov) = oov {
-                check_index(&format!("{at}.oovIndex"), oov)?;
+                check_index(oov, || format!("{at}.oovIndex"))?;
             }
             for (key, &index) in vocab {
-                check_index(&format!("{at}.vocabulary.{key}"), index)?;
+                check_index(index, || format!("{at}.vocabulary.{key}"))?;
             }
             Ok(())
         }
@@ -836,8 +869,8 @@ fn check_lookup(
             if n == 0 {
                 return Err(Error::config(format!("{at}.hashBuckets: must be at least 1")));
             }
-            check_index(&format!("{at}.hashOffset"), offset)?;
-            check_index(&format!("{at}.hashBuckets"), offset.saturating_add(i64::from(n)))
+            check_index(offset, || format!("{at}.hashOffset"))?;
+            check_index(offset.saturating_add(i64::from(n)), || format!("{at}.hashBuckets"))
         }
     }
 }
@@ -917,6 +950,28 @@ mod tests {
         let text = MINIMAL.replace("\"kind\": \"numeric\"", "\"kind\": \"numeric\", \"scale\": 2");
         let e = ModelSpec::from_json(&text).unwrap_err();
         assert!(e.message().contains("scale"), "{e}");
+    }
+
+    #[test]
+    fn vocabularies_read_in_any_order_and_a_repeated_key_keeps_its_last_index() {
+        let field = |vocabulary: &str| {
+            let text = MINIMAL.replace(
+                "\"age\": { \"kind\": \"numeric\" }",
+                &format!("\"age\": {{ \"kind\": \"categorical\", \"vocabulary\": {vocabulary} }}"),
+            );
+            ModelSpec::from_json(&text).map(|spec| match &spec.fields["age"] {
+                FieldSpec::Categorical(c) => c.vocabulary.clone(),
+                other => panic!("{other:?}"),
+            })
+        };
+        let v = field(r#"{ "c": 3, "a": 1, "b": 2, "a": 4 }"#).unwrap().unwrap();
+        assert_eq!(v.into_iter().collect::<Vec<_>>(), [("a".into(), 4), ("b".into(), 2), ("c".into(), 3)]);
+        // `null` is no vocabulary, as before.
+        assert!(field("null").unwrap_err().message().contains("needs a vocabulary or hashBuckets"));
+        for bad in [r#"["a"]"#, r#"{ "a": "1" }"#, r#"{ "a": 1.5 }"#] {
+            let e = field(bad).unwrap_err();
+            assert!(e.message().contains("fields.age"), "{bad}: {e}");
+        }
     }
 
     #[test]
