@@ -34,9 +34,12 @@
 //! # Ok::<(), reloop_core::Error>(())
 //! ```
 
-use reloop_core::Result;
+use reloop_core::{ModelId, Result};
 
 use crate::model::Model;
+use crate::spec::ModelSpec;
+
+include!(concat!(env!("OUT_DIR"), "/bundled_id.rs"));
 
 static ONNX: &[u8] = include_bytes!("../../../models/movielens.onnx");
 static SPEC_JSON: &str = include_str!("../../../models/movielens.spec.json");
@@ -58,7 +61,9 @@ pub fn spec_json() -> &'static str {
 /// As [`Model::from_json`]; the bundled pair is tested to load, so an error
 /// here means a broken build.
 pub fn model() -> Result<Model> {
-    Model::from_json(ONNX, SPEC_JSON)
+    // The spec file is stored canonical (and a newline), so build.rs hashed
+    // what `ModelId::digest` would (checked by the tests below).
+    Model::load_with_id(ONNX, ModelSpec::from_json(SPEC_JSON)?, ModelId::from_bytes(&BUNDLED_ID)?)
 }
 
 #[cfg(test)]
@@ -70,6 +75,18 @@ mod tests {
 
     fn item(value: serde_json::Value) -> Item {
         value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn the_spec_file_is_canonical_and_the_build_time_identity_is_the_digest() {
+        let spec = ModelSpec::from_json(SPEC_JSON).unwrap();
+        assert!(
+            spec.canonical_bytes() == SPEC_JSON.strip_suffix('\n').unwrap_or(SPEC_JSON).as_bytes(),
+            "models/movielens.spec.json is not its canonical form and a newline, which build.rs hashes (`make model` writes it so)"
+        );
+        let digest = ModelId::digest(&[ONNX, &spec.canonical_bytes()]);
+        assert_eq!(model().unwrap().id(), &digest);
+        assert_eq!(Model::from_json(ONNX, SPEC_JSON).unwrap().id(), &digest);
     }
 
     #[test]

@@ -177,7 +177,14 @@ impl Model {
     ///   wrong width for its kind, or `mu` not as long as the hidden vector.
     ///   The message names the spec key at fault.
     pub fn load(onnx: &[u8], spec: ModelSpec) -> Result<Model> {
-        Model::load_from(Cow::Borrowed(onnx), spec)
+        Model::load_from(Cow::Borrowed(onnx), spec, None)
+    }
+
+    /// As [`Model::load`], with the identity already known (the bundled
+    /// model's, hashed at build time): it must be [`ModelId::digest`] of
+    /// `onnx` and the spec's canonical bytes.
+    pub(crate) fn load_with_id(onnx: &[u8], spec: ModelSpec, id: ModelId) -> Result<Model> {
+        Model::load_from(Cow::Borrowed(onnx), spec, Some(id))
     }
 
     /// As [`Model::load`], taking the ONNX bytes (see [`Model::from_json_owned`]).
@@ -185,16 +192,16 @@ impl Model {
     /// # Errors
     /// As [`Model::load`].
     pub fn load_owned(onnx: Vec<u8>, spec: ModelSpec) -> Result<Model> {
-        Model::load_from(Cow::Owned(onnx), spec)
+        Model::load_from(Cow::Owned(onnx), spec, None)
     }
 
     /// Loading, from the bytes on. Every copy of the weights is dropped as
     /// soon as the next one exists (the bytes once decoded, the protobuf
     /// once translated, each intermediate model as it is consumed), so a
     /// load peaks at about twice the weights (`tests/load_memory.rs`).
-    fn load_from(onnx: Cow<'_, [u8]>, spec: ModelSpec) -> Result<Model> {
+    fn load_from(onnx: Cow<'_, [u8]>, spec: ModelSpec, id: Option<ModelId>) -> Result<Model> {
         let encoder = Encoder::new(&spec)?;
-        let id = ModelId::digest(&[&onnx, &spec.canonical_bytes()]);
+        let id = id.unwrap_or_else(|| ModelId::digest(&[&onnx, &spec.canonical_bytes()]));
         let proto = decode_model(onnx)?;
         let Some(graph) = proto.graph.as_ref() else {
             return Err(Error::model("onnx: the model has no graph"));
