@@ -113,6 +113,15 @@ impl Model {
         Ok(self.get()?.p0().map_or(JsValue::NULL, |p| JsValue::from_f64(f64::from(p))))
     }
 
+    /// How many batch sizes can keep a plan fixed to their size at once (4,
+    /// fewer for a model with large weights, whose every plan holds its own
+    /// copy of them; 0 for one too large for any): the most batch sizes
+    /// `warmUp` takes (one when 0, run on the general plan).
+    #[wasm_bindgen(getter, js_name = fixedPlanLimit)]
+    pub fn fixed_plan_limit(&self) -> JsResult<u32> {
+        Ok(self.get()?.fixed_plan_limit() as u32)
+    }
+
     /// Largest batch `score` accepts.
     #[wasm_bindgen(getter, js_name = maxBatch)]
     pub fn max_batch(&self) -> JsResult<u32> {
@@ -128,12 +137,28 @@ impl Model {
     /// Runs the model once on a valid row so that the host's one-time costs
     /// of a first run are paid now, not by the first request. The Worker
     /// example calls it at global scope. It draws no random numbers and
-    /// changes nothing a later call sees.
+    /// changes no session.
     ///
-    /// @throws {ReloopError} `E_MODEL` if the model fails on that row.
+    /// `batchSizes` (optional): batch sizes to fix a plan to now and run
+    /// once, e.g. the page size a Worker serves. Otherwise a size gets its
+    /// plan on its second call, which then takes a few milliseconds more.
+    /// At most `fixedPlanLimit` sizes; scores agree with the general plan's
+    /// up to the last bits.
+    ///
+    /// @throws {ReloopError} `E_MODEL` if the model fails on that row;
+    /// `E_INVALID_INPUT` for batch sizes that are not integers in
+    /// 1..=maxBatch, or more of them than `fixedPlanLimit`.
     #[wasm_bindgen(js_name = warmUp)]
-    pub fn warm_up(&self) -> JsResult<()> {
-        self.get()?.warm_up().map_err(|e| to_js(&e))
+    pub fn warm_up(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number[] | Uint32Array")] batch_sizes: JsValue,
+    ) -> JsResult<()> {
+        let model = self.get()?;
+        if batch_sizes.is_undefined() || batch_sizes.is_null() {
+            return model.warm_up().map_err(|e| to_js(&e));
+        }
+        let sizes = crate::reader::read_sizes(&batch_sizes, "batchSizes").map_err(|e| to_js(&e))?;
+        model.warm_up_sizes(&sizes).map_err(|e| to_js(&e))
     }
 
     /// The spec as canonical JSON text.

@@ -48,6 +48,8 @@ extern "C" {
     #[wasm_bindgen(catch)]
     fn reloop_read_item(item: &JsValue, context: &JsValue, fields: &JsValue) -> Result<JsValue, JsValue>;
     fn reloop_copy_typed(value: &JsValue, kind: &str) -> JsValue;
+    #[wasm_bindgen(catch)]
+    fn reloop_read_sizes(value: &JsValue, name: &str, most: u32) -> Result<JsValue, JsValue>;
     fn reloop_message_of(e: &JsValue) -> String;
 }
 
@@ -148,6 +150,20 @@ pub(crate) fn read_entries(value: &JsValue, catalog: &Catalog) -> Result<Vec<u32
     let mut out = Vec::new();
     catalog.indices_of(&ids, &mut out)?;
     Ok(out)
+}
+
+/// A short list of sizes (`warmUp`'s batch sizes): a `Uint32Array` or an
+/// array of at most 64 integers ≥ 0, read in JS (`reloop_read_sizes`).
+///
+/// # Errors
+/// `E_INVALID_INPUT` naming `name` for anything else.
+pub(crate) fn read_sizes(value: &JsValue, name: &str) -> Result<Vec<usize>, Error> {
+    let read =
+        reloop_read_sizes(value, name, 64).map_err(|e| input(format!("reading {name} threw: {}", thrown(&e))))?;
+    match read.dyn_ref::<Uint32Array>() {
+        Some(sizes) => Ok(sizes.to_vec().into_iter().map(|n| n as usize).collect()),
+        None => Err(input(read.as_string().unwrap_or_else(|| format!("{name}: unreadable")))),
+    }
 }
 
 /// `[context, [item, ...], ids]` into the reader's buffers (reusing them).

@@ -249,6 +249,36 @@ export function reloop_read_entries(entries) {
   }
 }
 
+/**
+ * A short list of sizes (`warmUp`'s batch sizes): a Uint32Array or an array
+ * of at most `most` integers ≥ 0 → a fresh Uint32Array; a message (naming
+ * `name`) on anything else. Never throws (a revoked Proxy throws even from
+ * `Array.isArray`).
+ */
+export function reloop_read_sizes(value, name, most) {
+  try {
+    const sizes = typedKind(value) === "Uint32Array" ? new Uint32Array(value) : undefined;
+    if (sizes) {
+      if (sizes.length > most) throw new Problem(`${name}: at most ${most} sizes, got ${sizes.length}`);
+      return sizes;
+    }
+    if (!Array.isArray(value)) throw new Problem(`${name} must be an array of integers or a Uint32Array, got ${kind(value)}`);
+    const n = lengthOf(name, value);
+    if (n > most) throw new Problem(`${name}: at most ${most} sizes, got ${n}`);
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = value[i];
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967295) {
+        throw new Problem(`${name}[${i}] must be an integer ≥ 0, got ${typeof v === "number" ? v : kind(v)}`);
+      }
+      out[i] = v;
+    }
+    return out;
+  } catch (e) {
+    return failed(e);
+  }
+}
+
 // The `Symbol.toStringTag` getter of %TypedArray%.prototype: the element type
 // of a real typed array (from its internal slot; a Proxy, a subclass that lies
 // or an object with a typed array's prototype gets undefined).

@@ -64,8 +64,8 @@ const SURFACE = {
   Model: {
     ctor: null, // private: `new Model()` must throw a coded error or be refused by JS
     statics: { bundled: [], fromOnnx: ["onnx", "spec"] },
-    methods: { specJson: [], warmUp: [] },
-    getters: ["fields", "hiddenDim", "id", "maxBatch", "mu", "p0", "__reloopHandle"],
+    methods: { specJson: [], warmUp: ["batchSizes"] },
+    getters: ["fields", "fixedPlanLimit", "hiddenDim", "id", "maxBatch", "mu", "p0", "__reloopHandle"],
   },
   Session: {
     ctor: ["model", "options", "saved"],
@@ -253,6 +253,13 @@ function goodArb(slot) {
         fc.array(fc.nat(12), { maxLength: 6 }).map((v) => ({ t: "entries", v, as: "numbers" })),
         fc.array(fc.nat(12), { maxLength: 6 }).map((v) => ({ t: "entries", v, as: "u32" })),
         fc.array(fc.nat(12), { maxLength: 6 }).map((v) => ({ t: "entries", v, as: "ids" })),
+      );
+    case "batchSizes":
+      return fc.oneof(
+        fc.constant({ t: "prim", v: undefined }),
+        oddTypedArb("Uint32Array"),
+        fc.array(fc.oneof(fc.nat(12), fc.constantFrom(0, 1000, 1001)), { maxLength: 5 }).map((v) => ({ t: "entries", v, as: "numbers" })),
+        fc.array(fc.nat(12), { maxLength: 5 }).map((v) => ({ t: "entries", v, as: "u32" })),
       );
     case "entry":
       return fc.oneof(fc.nat(12).map((v) => ({ t: "prim", v })), fc.nat(12).map((v) => ({ t: "prim", v: `c${v}` })));

@@ -48,7 +48,7 @@ use crate::encoder::{Encoder, InputBuffer, Scratch};
 use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
 use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, decode_model, model_err, onnx_type_name};
-use crate::plans::Plans;
+use crate::plans::{Plan, Plans};
 use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
 use crate::tensors::{ColumnBound, InputTensor};
 use crate::workspace::Workspace;
@@ -493,12 +493,49 @@ impl Model {
     pub fn warm_up(&self) -> Result<()> {
         let inner = &*self.inner;
         for rows in [1, WARM_UP_ROWS.min(inner.spec.max_batch).max(1)] {
-            self.warm_up_rows(rows)?;
+            self.warm_up_rows(rows, inner.plans.general())?;
         }
         Ok(())
     }
 
-    fn warm_up_rows(&self, rows: usize) -> Result<()> {
+    /// As [`Model::warm_up`], and first fixes a plan to each batch size of
+    /// `sizes` and runs it once, so that the first calls of those sizes run
+    /// at full speed instead of one of them paying for the plan (≈ 5 ms in
+    /// a Worker for the bundled model). For a Worker that knows the page
+    /// size it serves. These builds are not rationed like the ones traffic
+    /// earns, but each takes one of the [`Model::fixed_plan_limit`] places
+    /// (least recently used first); a model that keeps no fixed plans runs
+    /// each size on its general plan instead. Scores are the same either way
+    /// up to the last bits of a float (tract fuses a fixed plan's kernels).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a size of 0 or above the spec's
+    /// `maxBatch`, or more sizes than [`Model::fixed_plan_limit`] (at least
+    /// one); [`ErrorKind::Model`] as for [`Model::warm_up`].
+    pub fn warm_up_sizes(&self, sizes: &[usize]) -> Result<()> {
+        let inner = &*self.inner;
+        let max_batch = inner.spec.max_batch;
+        if let Some(bad) = sizes.iter().find(|&&n| n == 0 || n > max_batch) {
+            return Err(Error::input(format!("batch size {bad} must be in 1..={max_batch} (the spec's maxBatch)")));
+        }
+        let most = self.fixed_plan_limit().max(1);
+        if sizes.len() > most {
+            return Err(Error::input(format!(
+                "{} batch sizes to warm up, but this model keeps fixed plans for at most {most}",
+                sizes.len()
+            )));
+        }
+        self.warm_up()?;
+        for &rows in sizes {
+            match inner.plans.fix(rows) {
+                Some(plan) => self.warm_up_rows(rows, &plan)?,
+                None => self.warm_up_rows(rows, inner.plans.general())?,
+            }
+        }
+        Ok(())
+    }
+
+    fn warm_up_rows(&self, rows: usize, plan: &Arc<Plan>) -> Result<()> {
         let inner = &*self.inner;
         // One input's rows, owned, in spec order (what `InputTensor` borrows).
         enum Rows {
@@ -526,7 +563,6 @@ impl Model {
             })
             .collect();
         crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
-        let plan = inner.plans.general().clone();
         let mut ws = plan.take(inner.encoder.input_count())?;
         let mut out = ModelOutput::default();
         self.run_in(&mut ws, rows, |buffers, _| crate::tensors::copy_into(&tensors, buffers), &mut out)?;

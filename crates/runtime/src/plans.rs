@@ -199,6 +199,37 @@ impl Plans {
         made.unwrap_or_else(|| self.general.clone())
     }
 
+    /// Fixes a plan to `rows` now, at the caller's request (a Worker warming
+    /// up at start-up for the page size it serves), rather than on its
+    /// [`FIX_AFTER`]th run: returns it, or `None` if the model keeps no
+    /// fixed plans or tract cannot optimise for that size. A build asked
+    /// for draws on no rationed build (those guard against traffic cycling
+    /// through sizes), but takes a place among the [`MAX_FIXED`], the least
+    /// recently used going first.
+    pub(crate) fn fix(&self, rows: usize) -> Option<Arc<Plan>> {
+        {
+            let mut fixed = lock(&self.fixed);
+            if fixed.limit == 0 {
+                return None;
+            }
+            if let Some(at) = fixed.plans.iter().position(|(r, _)| *r == rows) {
+                let entry = fixed.plans.remove(at);
+                let plan = entry.1.clone();
+                fixed.plans.push(entry);
+                return plan;
+            }
+        }
+        let made = self.make(rows).ok().map(Arc::new);
+        let mut fixed = lock(&self.fixed);
+        fixed.counted.retain(|(r, _)| *r != rows);
+        fixed.plans.retain(|(r, _)| *r != rows);
+        if fixed.plans.len() >= fixed.limit {
+            fixed.plans.remove(0);
+        }
+        fixed.plans.push((rows, made.clone()));
+        made
+    }
+
     /// The general plan (used at load to check that a workspace can be made).
     pub(crate) fn general(&self) -> &Arc<Plan> {
         &self.general

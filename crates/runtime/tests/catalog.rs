@@ -213,3 +213,40 @@ fn warm_up_runs_the_model_and_changes_nothing_a_later_call_sees() {
         Model::from_json(&common::mlp_onnx(common::Head::Logit), &common::mlp_spec(common::Head::Logit)).unwrap();
     other.warm_up().unwrap();
 }
+
+#[test]
+fn warm_up_sizes_fixes_their_plans_without_spending_the_rationed_builds() {
+    let model = model();
+    let items = items();
+    let n = items.len();
+    let mut out = reloop_runtime::ModelOutput::default();
+    model.run(&items, &contexts()[0], &mut out).unwrap();
+    let general = out.y_base().to_vec();
+    model.warm_up_sizes(&[n]).unwrap();
+    assert_eq!(model.fixed_batch_sizes(), [n]);
+    // The first call of that size already runs on its fixed plan: the same
+    // scores up to the fused kernels' rounding.
+    model.run(&items, &contexts()[0], &mut out).unwrap();
+    for (a, b) in out.y_base().iter().zip(&general) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    // Traffic then still earns as many builds as sizes may keep a plan; the
+    // warmed size, least recently used, makes way.
+    let limit = model.fixed_plan_limit();
+    let sizes: Vec<usize> = (1..=limit).collect();
+    for &rows in &sizes {
+        for _ in 0..reloop_runtime::plans::FIX_AFTER {
+            model.run(&items[..rows], &contexts()[0], &mut out).unwrap();
+        }
+    }
+    assert_eq!(model.fixed_batch_sizes(), sizes);
+    // Asked again, it is fixed again.
+    model.warm_up_sizes(&[n]).unwrap();
+    assert_eq!(model.fixed_batch_sizes().last(), Some(&n));
+
+    let max_batch = model.spec().max_batch;
+    for bad in [vec![0], vec![max_batch + 1], vec![1; limit + 1]] {
+        let e = model.warm_up_sizes(&bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+    }
+}
