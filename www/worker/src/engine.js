@@ -14,6 +14,8 @@
 import { Model, Session, wasmBuild, wasmMemory } from "../../../pkg/workerd.js";
 import packageInfo from "../../../pkg/package.json";
 import own from "./model.js";
+import { DEFAULTS } from "./config.js";
+import { BUNDLED_SAMPLE, warmUp } from "./warmup.js";
 
 /**
  * @typedef {object} Engine
@@ -29,7 +31,9 @@ import own from "./model.js";
  */
 
 /** How the isolate started: where the model was loaded, in how long, and random numbers drawn meanwhile. */
-export const startup = { globalScope: false, warmedUp: false, loadMs: 0, randomDraws: 0, requestLoads: 0, error: null };
+export const startup = {
+  globalScope: false, warmedUp: false, warmUp: null, loadMs: 0, randomDraws: 0, requestLoads: 0, error: null,
+};
 
 /** @type {Engine | undefined} */
 let engine = loadAtGlobalScope();
@@ -60,11 +64,12 @@ function loadAtGlobalScope() {
   try {
     const loaded = load();
     startup.globalScope = true;
-    // The model run now on a batch of 1 and of 64, so the first request does
-    // not pay for the first run's one-time costs (V8's baseline code,
-    // tract's set-up).
+    // The request path run now (warmup.js), so the first requests do not
+    // pay for the first run's one-time costs (V8's baseline code, tract's
+    // set-up, the plan fixed to the page size).
     try {
-      loaded.model.warmUp();
+      const sample = own ? own.warmUp ?? null : BUNDLED_SAMPLE;
+      startup.warmUp = warmUp(loaded, sample, { savedImpressions: DEFAULTS.savedImpressions, ...loaded.options });
       startup.warmedUp = true;
     } catch (error) {
       startup.error = `warm-up: ${error?.code ?? error?.name ?? "Error"}: ${error?.message ?? error}`;
