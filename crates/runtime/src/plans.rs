@@ -119,6 +119,27 @@ impl FixedPlans {
         }
     }
 
+    /// The entry kept for `rows` (`Some(None)`: tract could not optimise
+    /// for it), made the most recently used; `None` if there is none.
+    fn recall(&mut self, rows: usize) -> Option<Option<Arc<Plan>>> {
+        let at = self.plans.iter().position(|(r, _)| *r == rows)?;
+        let entry = self.plans.remove(at);
+        let plan = entry.1.clone();
+        self.plans.push(entry);
+        Some(plan)
+    }
+
+    /// Keeps `made` as the entry of `rows`, the least recently used making
+    /// way; its run count is no longer needed.
+    fn keep(&mut self, rows: usize, made: Option<Arc<Plan>>) {
+        self.counted.retain(|(r, _)| *r != rows);
+        self.plans.retain(|(r, _)| *r != rows);
+        if self.plans.len() >= self.limit {
+            self.plans.remove(0);
+        }
+        self.plans.push((rows, made));
+    }
+
     /// Counts one more run of `rows`; true when it has now been run [`FIX_AFTER`] times.
     fn count(&mut self, rows: usize) -> bool {
         let at = match self.counted.iter().position(|(r, _)| *r == rows) {
@@ -172,10 +193,7 @@ impl Plans {
         {
             let mut fixed = lock(&self.fixed);
             fixed.tick();
-            if let Some(at) = fixed.plans.iter().position(|(r, _)| *r == rows) {
-                let entry = fixed.plans.remove(at);
-                let plan = entry.1.clone();
-                fixed.plans.push(entry);
+            if let Some(plan) = fixed.recall(rows) {
                 return plan.unwrap_or_else(|| self.general.clone());
             }
             if !fixed.count(rows) || fixed.builds == 0 {
@@ -186,16 +204,13 @@ impl Plans {
         // Optimise outside the lock: other batch sizes keep running meanwhile.
         let made = self.make(rows).ok().map(Arc::new);
         let mut fixed = lock(&self.fixed);
-        fixed.counted.retain(|(r, _)| *r != rows);
         if let Some((_, Some(existing))) = fixed.plans.iter().find(|(r, _)| *r == rows) {
             // Another caller fixed it first.
-            return existing.clone();
+            let existing = existing.clone();
+            fixed.counted.retain(|(r, _)| *r != rows);
+            return existing;
         }
-        fixed.plans.retain(|(r, _)| *r != rows);
-        if fixed.plans.len() >= fixed.limit {
-            fixed.plans.remove(0);
-        }
-        fixed.plans.push((rows, made.clone()));
+        fixed.keep(rows, made.clone());
         made.unwrap_or_else(|| self.general.clone())
     }
 
@@ -212,21 +227,12 @@ impl Plans {
             if fixed.limit == 0 {
                 return None;
             }
-            if let Some(at) = fixed.plans.iter().position(|(r, _)| *r == rows) {
-                let entry = fixed.plans.remove(at);
-                let plan = entry.1.clone();
-                fixed.plans.push(entry);
+            if let Some(plan) = fixed.recall(rows) {
                 return plan;
             }
         }
         let made = self.make(rows).ok().map(Arc::new);
-        let mut fixed = lock(&self.fixed);
-        fixed.counted.retain(|(r, _)| *r != rows);
-        fixed.plans.retain(|(r, _)| *r != rows);
-        if fixed.plans.len() >= fixed.limit {
-            fixed.plans.remove(0);
-        }
-        fixed.plans.push((rows, made.clone()));
+        lock(&self.fixed).keep(rows, made.clone());
         made
     }
 
