@@ -62,10 +62,13 @@ bench:
 # (fuzz/run.sh: installs cargo-fuzz 0.13.1 if missing, stable toolchain with
 # RUSTC_BOOTSTRAP=1, prints executions and cov/ft per target, stops at a
 # crash): the saved-memory decoder (fuzz/, reloop-core only), model specs,
-# field values, ONNX bytes and ONNX structure (fuzz/runtime/). TARGETS picks.
+# field values, ONNX bytes and ONNX structure (fuzz/runtime/). TARGETS picks;
+# FUZZ_FORK=N runs N workers in libFuzzer's fork mode (keeps going past a
+# crash, fails at the end).
 FUZZ_SECONDS ?= 300
+FUZZ_FORK ?= 0
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_FORK=$(FUZZ_FORK) bash fuzz/run.sh $(TARGETS)
 
 # Tools for the wasm package and tests (rust target, wasm-bindgen CLI at the
 # locked version, chromium + chromedriver, npm dev tools); skips what is there.

@@ -14,6 +14,9 @@
 #   onnx_structure  fuzz/runtime/  decoded ONNX with edited fields, load + run
 #
 # Usage: bash fuzz/run.sh [target...]   (default: all six)
+# FUZZ_FORK=N runs N libFuzzer workers in fork mode, which keeps going past
+# a crash (each saved in artifacts/) and fails at the end if there was one:
+# for the ONNX targets, whose inputs each load a model through tract.
 # Seeds: fuzz/seeds/<target>/ plus files already in the repository (the
 # golden saved memories, the bundled model and its spec), copied into the
 # working corpus fuzz/corpus/<target>/ (not in git).
@@ -21,6 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-300}
+fork=${FUZZ_FORK:-0}
+fork_args=()
+if [[ $fork -gt 0 ]]; then fork_args=(-fork="$fork" -ignore_crashes=1); fi
 cargo_fuzz_version=0.13.1
 if ! cargo fuzz --version 2>/dev/null | grep -qF "$cargo_fuzz_version"; then
     cargo install cargo-fuzz --locked --version "$cargo_fuzz_version"
@@ -61,10 +67,18 @@ for target in "${targets[@]}"; do
     status=0
     nice -n 19 cargo fuzz run --fuzz-dir "$crate" --sanitizer none "$target" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -max_len="$(max_len_of "$target")" -print_final_stats=1 -timeout=20 \
-        >"$log" 2>&1 || status=$?
-    execs=$(grep -oE 'stat::number_of_executed_units:[[:space:]]*[0-9]+' "$log" | awk '{print $2}' | tail -1)
-    rate=$(grep -oE 'stat::average_exec_per_sec:[[:space:]]*[0-9]+' "$log" | awk '{print $2}' | tail -1)
+        "${fork_args[@]}" >"$log" 2>&1 || status=$?
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+    if [[ $fork -gt 0 ]]; then
+        # The fork driver's lines: "#execs: cov: .. ft: .. exec/s: .. oom/timeout/crash: a/b/c".
+        execs=$(grep -oE '^#[0-9]+' <<<"$last" | tr -d '#')
+        rate=$(grep -oE 'exec/s: [0-9]+' <<<"$last" | awk '{print $2}')
+        crashes=$(grep -oE 'oom/timeout/crash: [0-9]+/[0-9]+/[0-9]+' <<<"$last" | awk -F/ '{print $NF}')
+        if [[ ${crashes:-0} != 0 && $status == 0 ]]; then status=1; fi
+    else
+        execs=$(grep -oE 'stat::number_of_executed_units:[[:space:]]*[0-9]+' "$log" | awk '{print $2}' | tail -1)
+        rate=$(grep -oE 'stat::average_exec_per_sec:[[:space:]]*[0-9]+' "$log" | awk '{print $2}' | tail -1)
+    fi
     cov=$(grep -o 'cov: [0-9]*' <<<"$last" | awk '{print $2}')
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | awk '{print $2}')
     line="$target: ${execs:-?} executions, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, ${seconds}s"
