@@ -243,6 +243,20 @@ fn reduction_axis_out_of_range_is_a_model_error_not_a_panic() {
     }
 }
 
+/// Found by the `onnx_structure` fuzz target: tract-hir's rules for
+/// Softmax, LogSoftmax, Hardmax and Transpose read their first input
+/// without checking the node has one; the vendored tract-hir checks.
+#[test]
+fn softmax_or_transpose_without_an_input_is_a_model_error_not_a_panic() {
+    let spec = mlp_spec(Head::Sigmoid);
+    for op in ["Softmax", "LogSoftmax", "Hardmax", "Transpose"] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        graph.node.push(common::node(op, &[], &["dangling"], vec![]));
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "{op}: {e}");
+    }
+}
+
 #[test]
 fn flatten_without_its_input_or_output_is_a_model_error_not_a_panic() {
     let spec = mlp_spec(Head::Sigmoid);

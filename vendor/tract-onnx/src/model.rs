@@ -184,7 +184,9 @@ impl ParsingContext<'_> {
             if self.framework.ignore_output_types {
                 fact = fact.without_datum_type();
             }
-            let outlet = outlets_by_name[&*output.name];
+            let outlet = *outlets_by_name
+                .get(&*output.name)
+                .with_context(|| format!("graph output {:?} is not produced by any node", output.name))?;
             outputs.push(outlet);
             model.set_outlet_label(outlet, output.name.clone())?;
             model.set_outlet_fact(outlet, fact)?;

@@ -151,6 +151,7 @@ fn rules<'r, 'p: 'r, 's: 'r>(
     inputs: &'p [TensorProxy],
     outputs: &'p [TensorProxy],
 ) -> InferenceResult {
+    check_input_arity(inputs, 1)?;
     check_output_arity(outputs, 1)?;
     s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
     s.equals(&outputs[0].rank, &inputs[0].rank)?;
