@@ -1,8 +1,7 @@
 //! Hashes the bundled model at build time, so loading it does not.
 //!
-//! A model's identity is SHA-256 over its ONNX bytes and its spec's
-//! canonical JSON, each prefixed by its length
-//! (`reloop_core::ModelId::digest`). Computing it was a fifth of
+//! A model's identity is `reloop_core::ModelId::digest` of its ONNX bytes
+//! and its spec's canonical JSON, called here on the files. Computing it was a fifth of
 //! `bundled::model()` natively, and more in wasm, where a run-once function
 //! stays in the baseline compiler's code. The bundled spec file is its
 //! canonical form and a newline (as `make model` writes it), so its bytes
@@ -12,22 +11,20 @@
 use std::path::Path;
 use std::{env, fs};
 
-use sha2::{Digest, Sha256};
+use reloop_core::ModelId;
 
 fn main() {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
-    let mut hasher = Sha256::new();
-    for file in ["movielens.onnx", "movielens.spec.json"] {
+    let read = |file: &str| {
         let path = models.join(file);
         println!("cargo::rerun-if-changed={}", path.display());
-        let mut bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if file.ends_with(".json") && bytes.last() == Some(&b'\n') {
-            bytes.pop();
-        }
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-    }
-    let id: [u8; 32] = hasher.finalize().into();
+        fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let onnx = read("movielens.onnx");
+    let spec = read("movielens.spec.json");
+    let spec = spec.strip_suffix(b"\n").unwrap_or(&spec);
+    let id = ModelId::digest(&[&onnx, spec]);
+    let id = id.as_bytes();
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("bundled_id.rs");
     fs::write(
         out,
