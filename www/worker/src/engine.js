@@ -15,6 +15,7 @@ import { Model, Session, wasmBuild, wasmMemory } from "../../../pkg/workerd.js";
 import packageInfo from "../../../pkg/package.json";
 import own from "./model.js";
 import { DEFAULTS } from "./config.js";
+import { sessionOptions } from "./session.js";
 import { BUNDLED_SAMPLE, warmUp } from "./warmup.js";
 
 /**
@@ -69,7 +70,8 @@ function loadAtGlobalScope() {
     // set-up, the plan fixed to the page size).
     try {
       const sample = own ? own.warmUp ?? null : BUNDLED_SAMPLE;
-      startup.warmUp = warmUp(loaded, sample, { savedImpressions: DEFAULTS.savedImpressions, ...loaded.options });
+      // env is not known at global scope: the sessions' options with the default limits.
+      startup.warmUp = warmUp(loaded, sample, sessionOptions(loaded, DEFAULTS));
       startup.warmedUp = true;
     } catch (error) {
       startup.error = `warm-up: ${error?.code ?? error?.name ?? "Error"}: ${error?.message ?? error}`;

@@ -117,7 +117,7 @@ function tooLong(chars) {
 }
 
 /** model.js's options (or the defaults), keeping SAVED_IMPRESSIONS impressions in the token. */
-function sessionOptions(engine, config) {
+export function sessionOptions(engine, config) {
   return { savedImpressions: config.savedImpressions, ...engine.options };
 }
 
