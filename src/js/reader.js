@@ -235,18 +235,23 @@ export function reloop_read_entries(entries) {
       }
       return done(text + "]");
     }
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = entries[i];
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967295) {
-        throw new Problem(`entries[${i}] must be a catalog index (an integer ≥ 0) like entries[0], got ${typeof v === "number" ? v : kind(v)}`);
-      }
-      out[i] = v;
-    }
-    return out;
+    return u32sOf("entries", entries, n, "a catalog index (an integer ≥ 0) like entries[0]");
   } catch (e) {
     return failed(e);
   }
+}
+
+/** The first `n` elements of the array `array` (named `name`), each `what`: an integer in 0..2^32. */
+function u32sOf(name, array, n, what) {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = array[i];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967295) {
+      throw new Problem(`${name}[${i}] must be ${what}, got ${typeof v === "number" ? v : kind(v)}`);
+    }
+    out[i] = v;
+  }
+  return out;
 }
 
 /**
@@ -265,15 +270,7 @@ export function reloop_read_sizes(value, name, most) {
     if (!Array.isArray(value)) throw new Problem(`${name} must be an array of integers or a Uint32Array, got ${kind(value)}`);
     const n = lengthOf(name, value);
     if (n > most) throw new Problem(`${name}: at most ${most} sizes, got ${n}`);
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = value[i];
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4294967295) {
-        throw new Problem(`${name}[${i}] must be an integer ≥ 0, got ${typeof v === "number" ? v : kind(v)}`);
-      }
-      out[i] = v;
-    }
-    return out;
+    return u32sOf(name, value, n, "an integer ≥ 0");
   } catch (e) {
     return failed(e);
   }
