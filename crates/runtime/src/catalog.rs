@@ -7,8 +7,17 @@
 //! non-empty string, unique in the catalog) and the item's encoded row:
 //! the columns of the fields the item carries. Fields it does not carry
 //! come from the call's context, then the spec's default, exactly as for
-//! [`Session::score`](crate::Session::score) with the item itself, so the
-//! two paths give bit-identical scores.
+//! [`Session::score`](crate::Session::score) with the item itself.
+//!
+//! Where the model's first layer is affine over per-column features
+//! ([`crate::split`], [`Model::has_split`]), an entry also keeps its share
+//! of that layer, computed once at insert; a call of at least
+//! [`SPLIT_MIN_ROWS`](crate::model::SPLIT_MIN_ROWS) entries then runs the
+//! layer once for the context and only the rest of the model per entry,
+//! scoring within 1e-5 of the item itself (the sums are taken in another
+//! order). Shorter calls, and every call on a catalog made with
+//! [`Catalog::with_split`]`(model, false)`, run the whole model and score
+//! bit for bit like the items themselves.
 //!
 //! [`Catalog::insert`] adds entries or replaces those whose id is already
 //! there (in place: their index stays), all or nothing; [`Catalog::clear`]
@@ -41,8 +50,9 @@ use reloop_core::{Error, Result};
 
 use crate::encoder::{InputBuffer, Scratch};
 use crate::item::Fields;
-use crate::model::Model;
+use crate::model::{Model, OwnedRows, RowData};
 use crate::spec::DType;
+use crate::split::Split;
 
 /// Most bytes of encoded rows one catalog may hold (a Worker isolate has
 /// 128 MB in all).
@@ -78,11 +88,25 @@ pub struct Catalog {
     layout_of: Vec<u32>,
     layouts: Vec<Layout>,
     layout_index: HashMap<Vec<bool>, u32>,
+    /// With the model's [split](crate::split): per entry, `z` of its row
+    /// with the reference row in the columns it does not carry (`len × width`).
+    split: Vec<f32>,
+    split_width: usize,
 }
 
 impl Catalog {
-    /// An empty catalog for `model`.
+    /// An empty catalog for `model`, taking the model's first-layer split
+    /// where it has one ([`Model::has_split`]).
     pub fn new(model: &Model) -> Catalog {
+        Catalog::with_split(model, true)
+    }
+
+    /// An empty catalog for `model`; with `split` false, calls take the
+    /// general path even where the model has the split: scores then equal
+    /// [`Model::run`] on the items bit for bit at every page size rather
+    /// than within 1e-5 from [`SPLIT_MIN_ROWS`](crate::model::SPLIT_MIN_ROWS)
+    /// entries (and an entry costs no first-layer share).
+    pub fn with_split(model: &Model, split: bool) -> Catalog {
         let encoder = model.encoder();
         let inputs: Vec<(DType, usize)> =
             (0..encoder.input_count()).filter_map(|k| encoder.input(k).map(|(_, t, w)| (t, w))).collect();
@@ -101,6 +125,8 @@ impl Catalog {
             layout_of: Vec::new(),
             layouts: Vec::new(),
             layout_index: HashMap::new(),
+            split: Vec::new(),
+            split_width: model.split().filter(|_| split).map_or(0, |s| s.width),
         }
     }
 
@@ -129,9 +155,19 @@ impl Catalog {
         self.ids.get(index as usize).map(String::as_str)
     }
 
-    /// Bytes of encoded rows held.
+    /// Bytes of encoded rows held (with each entry's share of the first
+    /// layer, for a model with the split).
     pub fn row_bytes(&self) -> usize {
-        self.widths.iter().map(|w| w * 8).sum::<usize>().saturating_mul(self.len())
+        self.entry_bytes().saturating_mul(self.len())
+    }
+
+    fn entry_bytes(&self) -> usize {
+        self.widths.iter().map(|w| w * 8).sum::<usize>() + self.split_width * 4
+    }
+
+    /// Whether calls take the model's first-layer split.
+    pub(crate) fn has_split(&self) -> bool {
+        self.split_width > 0
     }
 
     /// Entry indices of `ids`, into `out`.
@@ -179,7 +215,7 @@ impl Catalog {
                 new += 1;
             }
         }
-        let row_bytes: usize = self.widths.iter().map(|w| w * 8).sum();
+        let row_bytes = self.entry_bytes();
         let after = self.len().saturating_add(new).saturating_mul(row_bytes);
         if after > MAX_CATALOG_BYTES || self.len().saturating_add(new) > u32::MAX as usize {
             return Err(Error::input(format!(
@@ -214,6 +250,7 @@ impl Catalog {
             })?;
             carried.push(fields);
         }
+        let split = self.split_rows(&fresh, &carried)?;
 
         for (i, (id, fields)) in ids.iter().zip(carried).enumerate() {
             let id = id.as_ref();
@@ -253,12 +290,61 @@ impl Catalog {
                     _ => {}
                 }
             }
+            let w = self.split_width;
+            if w > 0 {
+                if self.split.len() < (at + 1) * w {
+                    self.split.resize((at + 1) * w, 0.0);
+                }
+                copy(&mut self.split, at * w, &split, i * w, w);
+            }
         }
         Ok(())
     }
 
+    /// `z` of each fresh item's row (its carried fields, the reference row
+    /// elsewhere) through the split's head, in batches of at most `maxBatch`;
+    /// empty without a split.
+    fn split_rows(&self, fresh: &[Rows], carried: &[Vec<bool>]) -> Result<Vec<f32>> {
+        if !self.has_split() {
+            return Ok(Vec::new());
+        }
+        let encoder = self.model.encoder();
+        let reference = self.model.reference_row();
+        let chunk = encoder.max_batch().max(1);
+        let mut z = Vec::with_capacity(carried.len() * self.split_width);
+        let mut start = 0;
+        while start < carried.len() {
+            let end = (start + chunk).min(carried.len());
+            let mut rows = Vec::with_capacity(fresh.len());
+            for (k, (source, &w)) in fresh.iter().zip(&self.widths).enumerate() {
+                let base = reference.0.get(k);
+                let mut data = match (source, base) {
+                    (Rows::I64(_), Some(RowData::I64(r))) => RowData::I64(r.repeat(end - start)),
+                    (Rows::F32(_), Some(RowData::F32(r))) => RowData::F32(r.repeat(end - start)),
+                    _ => return Err(Error::model("split: input types disagree with the catalog")),
+                };
+                for (j, fields) in carried.get(start..end).unwrap_or_default().iter().enumerate() {
+                    let segments = encoder.segments(fields);
+                    let segments = segments.get(k).map_or(&[][..], Vec::as_slice);
+                    let (i, at) = (start + j, j * w);
+                    match (&mut data, source) {
+                        (RowData::I64(to), Rows::I64(from)) => fill_row(to, at, None, from, i * w, w, segments),
+                        (RowData::F32(to), Rows::F32(from)) => fill_row(to, at, None, from, i * w, w, segments),
+                        _ => {}
+                    }
+                }
+                rows.push(data);
+            }
+            let rows = OwnedRows(rows);
+            z.extend(self.model.head_z(&rows.tensors(), end - start)?);
+            start = end;
+        }
+        Ok(z)
+    }
+
     /// Removes every entry (the model stays loaded).
     pub fn clear(&mut self) {
+        self.split.clear();
         self.ids.clear();
         self.index_of.clear();
         self.layout_of.clear();
@@ -317,6 +403,100 @@ impl Catalog {
                     }
                     _ => return Err(Error::input("input types disagree with the catalog")),
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Catalog {
+    /// Writes `z` of `entries` into `z` (`n × width`, for the split's tail):
+    /// each entry's kept share plus the context's share for the fields its
+    /// group does not carry (one head run per group in the call).
+    ///
+    /// # Errors
+    /// As [`Catalog::fill`]; [`reloop_core::ErrorKind::Model`] if the head fails.
+    pub(crate) fn fill_z(
+        &self,
+        model: &Model,
+        split: &Split,
+        entries: &[u32],
+        z: &mut [f32],
+        scratch: &Scratch,
+    ) -> Result<()> {
+        let encoder = self.model.encoder();
+        let w = split.width;
+        // The groups (layouts) of this call, in first-seen order, checked as `fill` does.
+        let mut groups: Vec<u32> = Vec::new();
+        let mut slot_of: Vec<u32> = Vec::with_capacity(entries.len());
+        for (i, &entry) in entries.iter().enumerate() {
+            let e = entry as usize;
+            let Some(&layout) = self.layout_of.get(e) else {
+                return Err(Error::input(format!(
+                    "entry {i}: index {entry} is past the catalog's {} entries",
+                    self.len()
+                )));
+            };
+            let slot = match groups.iter().position(|&g| g == layout) {
+                Some(slot) => slot,
+                None => {
+                    if let Some(l) = self.layouts.get(layout as usize) {
+                        if let Err(err) = encoder.context_covers(&l.carried, scratch) {
+                            let id = self.ids.get(e).map_or("", String::as_str);
+                            return Err(err.with_context(format_args!("entry {i} (`{}`)", truncate(id))));
+                        }
+                    }
+                    groups.push(layout);
+                    groups.len() - 1
+                }
+            };
+            slot_of.push(u32::try_from(slot).unwrap_or(u32::MAX));
+        }
+        // Per group: the context row with the reference row in the group's columns.
+        let reference = model.reference_row();
+        let context = &scratch.context;
+        let mut rows = Vec::with_capacity(self.widths.len());
+        for (k, &w) in self.widths.iter().enumerate() {
+            let mut data = match reference.0.get(k) {
+                Some(RowData::I64(_)) => RowData::I64(Vec::with_capacity(w * groups.len())),
+                Some(RowData::F32(_)) => RowData::F32(Vec::with_capacity(w * groups.len())),
+                None => return Err(Error::model("split: no reference row")),
+            };
+            for &g in &groups {
+                let segments =
+                    self.layouts.get(g as usize).and_then(|l| l.segments.get(k)).map_or(&[][..], Vec::as_slice);
+                match (&mut data, reference.0.get(k)) {
+                    (RowData::I64(to), Some(RowData::I64(r))) => {
+                        let at = to.len();
+                        to.resize(at + w, 0);
+                        fill_row(to, at, context.i64s.get(k), r, 0, w, segments);
+                    }
+                    (RowData::F32(to), Some(RowData::F32(r))) => {
+                        let at = to.len();
+                        to.resize(at + w, 0.0);
+                        fill_row(to, at, context.f32s.get(k), r, 0, w, segments);
+                    }
+                    _ => {}
+                }
+            }
+            rows.push(data);
+        }
+        let rows = OwnedRows(rows);
+        let mut delta = model.head_z(&rows.tensors(), groups.len())?;
+        for (d, r) in delta.iter_mut().zip(split.reference.iter().cycle()) {
+            *d -= r;
+        }
+        for (i, (&entry, &slot)) in entries.iter().zip(&slot_of).enumerate() {
+            let (e, slot) = (entry as usize, slot as usize);
+            let (Some(to), Some(kept), Some(delta)) = (
+                z.get_mut(i * w..(i + 1) * w),
+                self.split.get(e * w..(e + 1) * w),
+                delta.get(slot * w..(slot + 1) * w),
+            ) else {
+                return Err(Error::model("split: rows out of range"));
+            };
+            for ((t, a), d) in to.iter_mut().zip(kept).zip(delta) {
+                *t = a + d;
             }
         }
         Ok(())

@@ -57,6 +57,7 @@ pub mod plans;
 pub mod session;
 pub mod shapes;
 pub mod spec;
+pub mod split;
 pub mod tensors;
 mod workspace;
 

@@ -20,7 +20,7 @@
 //! tract optimises further (see [`crate::plans`]).
 //!
 //! tract errors are converted, with their context chain, into
-//! [`ErrorKind::Model`] ([`crate::onnx`]).
+//! [`ErrorKind::Model`](reloop_core::ErrorKind::Model) ([`crate::onnx`]).
 //!
 //! # Examples
 //! ```no_run
@@ -38,9 +38,9 @@ use std::sync::Arc;
 
 use reloop_core::prob::sigmoid;
 use reloop_core::sketch::MAX_DIM;
-use reloop_core::{Error, ErrorKind, ModelId, Result};
+use reloop_core::{Error, ModelId, Result};
 use tract_onnx::model::ParseResult;
-use tract_onnx::prelude::{DatumType, InferenceFact, InferenceModelExt, IntoTensor, TDim, TValue, Tensor, ToDim, tvec};
+use tract_onnx::prelude::{InferenceFact, InferenceModelExt, TDim, TValue, ToDim};
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::catalog::Catalog;
@@ -48,24 +48,20 @@ use crate::encoder::{Encoder, InputBuffer, Scratch};
 use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
 use crate::onnx::{check_graph, check_ops, datum_name, declared_inputs, decode_model, model_err, onnx_type_name};
-use crate::plans::{Plan, Plans};
+use crate::plans::{FIXED_PLANS_BUDGET, Plan, Plans};
 use crate::spec::{DType, KeySpec, ModelSpec, OutputKind};
+use crate::split::Split;
 use crate::tensors::{ColumnBound, InputTensor};
-use crate::workspace::Workspace;
+use crate::workspace::InputFeed;
+
+/// The fewest catalog entries scored through the first-layer split: below
+/// it, the head's extra run for the context costs more than it saves
+/// (`cargo bench -p reloop-runtime --bench session -- catalog_rows`), and a
+/// single-entry record stays bit-identical to recording the item itself.
+pub const SPLIT_MIN_ROWS: usize = 48;
 
 /// The larger batch [`Model::warm_up`] runs (at most the model's `maxBatch`).
 pub const WARM_UP_ROWS: usize = 64;
-
-/// How the runtime feeds one input of the plan.
-#[derive(Debug)]
-struct InputFeed {
-    /// Position among the spec's inputs (and the encoder's buffers).
-    spec_index: usize,
-    dtype: DType,
-    width: usize,
-    /// Fed as `[N]` (ONNX input of rank 1) rather than `[N, width]`.
-    rank1: bool,
-}
 
 #[derive(Debug)]
 struct Inner {
@@ -83,6 +79,8 @@ struct Inner {
     index_uses: Vec<IndexUse>,
     /// Per input (spec order), what each column may hold (for caller-made tensors).
     columns: Vec<Vec<ColumnBound>>,
+    /// The first-layer split for catalog calls, where the model fits it.
+    split: Option<Split>,
 }
 
 /// One part of the key: columns `from..to` of the rows (of `row` values)
@@ -169,8 +167,8 @@ impl Model {
     /// Loads, checks against `spec`, optimises and plans the model.
     ///
     /// # Errors
-    /// * [`ErrorKind::InvalidConfig`] if the spec is invalid on its own;
-    /// * [`ErrorKind::Model`] if the bytes are not a readable ONNX model, or
+    /// * [`ErrorKind::InvalidConfig`](reloop_core::ErrorKind::InvalidConfig) if the spec is invalid on its own;
+    /// * [`ErrorKind::Model`](reloop_core::ErrorKind::Model) if the bytes are not a readable ONNX model, or
     ///   the model disagrees with the spec: an input missing on either side,
     ///   a wrong element type or width, an unknown output or hidden name, an
     ///   output without the batch dimension, a probability output of the
@@ -411,14 +409,42 @@ impl Model {
 
         let decluttered = typed.into_decluttered().map_err(|e| model_err("onnx: cannot simplify the graph", e))?;
         crate::shapes::check(&decluttered)?;
+        // A model that fits the split but cannot be split keeps the general
+        // path. The split's plans hold their own packed copies of the
+        // weights, so, as for fixed plans, only models within
+        // FIXED_PLANS_BUDGET get one.
+        let split = (crate::plans::weight_bytes(&decluttered) <= FIXED_PLANS_BUDGET)
+            .then(|| crate::split::find(&decluttered, &batch.to_dim()))
+            .flatten()
+            .and_then(|cut| Split::new(&decluttered, &cut, &batch).ok());
         let plans = Plans::new(decluttered, batch)?;
         // Build one workspace now so a broken plan fails at load, not on the first request.
         let ws = plans.general().take(encoder.input_count())?;
         plans.general().give_back(ws);
         let kind = spec.outputs.kind;
         let columns = crate::tensors::bounds(&spec);
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns };
-        Ok(Model { inner: Arc::new(inner) })
+        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns, split };
+        let mut model = Model { inner: Arc::new(inner) };
+        model.set_split_reference();
+        Ok(model)
+    }
+
+    /// Computes `z` of the reference row for the split, or drops a split
+    /// whose head cannot run on it.
+    fn set_split_reference(&mut self) {
+        let reference = self.reference_row();
+        let tensors = reference.tensors();
+        let z = self.head_z(&tensors, 1);
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            match z {
+                Ok(z) => {
+                    if let Some(split) = inner.split.as_mut() {
+                        split.reference = z;
+                    }
+                }
+                Err(_) => inner.split = None,
+            }
+        }
     }
 
     /// The identity binding saved memories: SHA-256 of the ONNX bytes and
@@ -489,13 +515,14 @@ impl Model {
     /// nothing a later call sees.
     ///
     /// # Errors
-    /// [`ErrorKind::Model`] if tract fails on that row, as for [`Model::run`].
+    /// [`ErrorKind::Model`](reloop_core::ErrorKind::Model) if tract fails on that row, as for [`Model::run`].
     pub fn warm_up(&self) -> Result<()> {
         let inner = &*self.inner;
-        for rows in [1, WARM_UP_ROWS.min(inner.spec.max_batch).max(1)] {
+        let many = WARM_UP_ROWS.min(inner.spec.max_batch).max(1);
+        for rows in [1, many] {
             self.warm_up_rows(rows, inner.plans.general())?;
         }
-        Ok(())
+        self.warm_up_split(many, false)
     }
 
     /// As [`Model::warm_up`], and first fixes a plan to each batch size of
@@ -509,9 +536,9 @@ impl Model {
     /// up to the last bits of a float (tract fuses a fixed plan's kernels).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a size of 0 or above the spec's
+    /// [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) for a size of 0 or above the spec's
     /// `maxBatch`, or more sizes than [`Model::fixed_plan_limit`] (at least
-    /// one); [`ErrorKind::Model`] as for [`Model::warm_up`].
+    /// one); [`ErrorKind::Model`](reloop_core::ErrorKind::Model) as for [`Model::warm_up`].
     pub fn warm_up_sizes(&self, sizes: &[usize]) -> Result<()> {
         let inner = &*self.inner;
         let max_batch = inner.spec.max_batch;
@@ -531,18 +558,63 @@ impl Model {
                 Some(plan) => self.warm_up_rows(rows, &plan)?,
                 None => self.warm_up_rows(rows, inner.plans.general())?,
             }
+            if rows >= SPLIT_MIN_ROWS {
+                self.warm_up_split(rows, true)?;
+            }
         }
         Ok(())
     }
 
+    /// Runs the split's plans once, if the model has a split: the head on
+    /// one row (a catalog call's context), the tail and key plans on `rows`
+    /// — their plans fixed to those sizes when `fix`, else the general ones.
+    fn warm_up_split(&self, rows: usize, fix: bool) -> Result<()> {
+        let inner = &*self.inner;
+        let Some(split) = &inner.split else { return Ok(()) };
+        let pick = |plans: &Plans, n: usize| {
+            let fixed = if fix { plans.fix(n) } else { None };
+            fixed.unwrap_or_else(|| Arc::clone(plans.general()))
+        };
+        let slots = inner.encoder.input_count();
+        let one = self.reference_row();
+        let one = one.tensors();
+        pick(&split.head, 1).run(&inner.inputs, slots, 1, |b, _| crate::tensors::copy_into(&one, b))?;
+        let z: Vec<f32> = split.reference.iter().copied().cycle().take(rows * split.width).collect();
+        let tail = pick(&split.tail, rows)
+            .run(&split.tail_feed, 1, rows, |b, _| crate::tensors::copy_into(&[InputTensor::F32(&z)], b))?;
+        let key = match &split.key {
+            Some(plans) => {
+                let data = self.reference_rows(rows);
+                let tensors = data.tensors();
+                Some(pick(plans, rows).run(&inner.inputs, slots, rows, |b, _| crate::tensors::copy_into(&tensors, b))?)
+            }
+            None => None,
+        };
+        let outputs = split.outputs(&tail, key.as_deref().unwrap_or(&[]))?;
+        self.read_outputs(&outputs, rows, &mut ModelOutput::default())
+    }
+
     fn warm_up_rows(&self, rows: usize, plan: &Arc<Plan>) -> Result<()> {
         let inner = &*self.inner;
-        // One input's rows, owned, in spec order (what `InputTensor` borrows).
-        enum Rows {
-            I64(Vec<i64>),
-            F32(Vec<f32>),
-        }
-        let data: Vec<Rows> = inner
+        let data = self.reference_rows(rows);
+        let tensors = data.tensors();
+        crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
+        let outputs = plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
+            crate::tensors::copy_into(&tensors, buffers)
+        })?;
+        let mut out = ModelOutput::default();
+        self.read_outputs(&outputs, rows, &mut out)
+    }
+
+    /// The reference row: each column at the lowest value its field writes
+    /// (one that every field could have written).
+    pub(crate) fn reference_row(&self) -> OwnedRows {
+        self.reference_rows(1)
+    }
+
+    fn reference_rows(&self, rows: usize) -> OwnedRows {
+        let inner = &*self.inner;
+        let data = inner
             .spec
             .inputs
             .iter()
@@ -550,33 +622,50 @@ impl Model {
             .map(|(input, columns)| {
                 let row = columns.iter().map(ColumnBound::lowest).cycle().take(columns.len() * rows);
                 match input.dtype {
-                    DType::I64 => Rows::I64(row.collect()),
-                    DType::F32 => Rows::F32(row.map(|v| v as f32).collect()),
+                    DType::I64 => RowData::I64(row.collect()),
+                    DType::F32 => RowData::F32(row.map(|v| v as f32).collect()),
                 }
             })
             .collect();
-        let tensors: Vec<InputTensor<'_>> = data
-            .iter()
-            .map(|d| match d {
-                Rows::I64(v) => InputTensor::I64(v),
-                Rows::F32(v) => InputTensor::F32(v),
-            })
-            .collect();
-        crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
-        let mut ws = plan.take(inner.encoder.input_count())?;
-        let mut out = ModelOutput::default();
-        self.run_in(&mut ws, rows, |buffers, _| crate::tensors::copy_into(&tensors, buffers), &mut out)?;
-        plan.give_back(ws);
-        Ok(())
+        OwnedRows(data)
+    }
+
+    /// The split, if the model has one.
+    pub(crate) fn split(&self) -> Option<&Split> {
+        self.inner.split.as_ref()
+    }
+
+    /// Whether catalog calls take the first-layer split ([`crate::split`]):
+    /// the model's first layer is affine over per-column features, so each
+    /// catalog entry's share of it is computed once.
+    pub fn has_split(&self) -> bool {
+        self.inner.split.is_some()
+    }
+
+    /// `z` of `rows` rows given as input tensors (spec order), row-major,
+    /// through the split's head; empty without a split.
+    pub(crate) fn head_z(&self, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
+        let inner = &*self.inner;
+        let Some(split) = &inner.split else { return Ok(Vec::new()) };
+        let plan = split.head.for_rows(rows);
+        let outputs = plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
+            crate::tensors::copy_into(tensors, buffers)
+        })?;
+        let z = outputs.first().ok_or_else(|| Error::model("split: the head has no output"))?;
+        let z = z.to_plain_array_view::<f32>().map_err(|e| model_err("split", e))?;
+        if z.len() != rows * split.width {
+            return Err(Error::model(format!("split: the head gave {} values for {rows} rows", z.len())));
+        }
+        Ok(z.iter().copied().collect())
     }
 
     /// Encodes `items` (with `context` filling what they lack) and runs the
     /// model; `out` gets one `y_base` and one hidden vector per item.
     ///
     /// # Errors
-    /// * [`ErrorKind::InvalidInput`] from the encoder (missing field, wrong
+    /// * [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) from the encoder (missing field, wrong
     ///   type, oversized batch), naming the item and field;
-    /// * [`ErrorKind::Model`] if tract fails or the model outputs a
+    /// * [`ErrorKind::Model`](reloop_core::ErrorKind::Model) if tract fails or the model outputs a
     ///   non-finite value (naming the row).
     ///
     /// `out` is left empty on error.
@@ -591,9 +680,9 @@ impl Model {
     /// [`Model::run`] on the items themselves.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a catalog of another model, an index
+    /// [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) for a catalog of another model, an index
     /// past its end, a field neither an entry nor the context gives, or an
-    /// oversized batch; [`ErrorKind::Model`] as for [`Model::run`].
+    /// oversized batch; [`ErrorKind::Model`](reloop_core::ErrorKind::Model) as for [`Model::run`].
     pub fn run_catalog<C: Fields + ?Sized>(
         &self,
         catalog: &Catalog,
@@ -602,6 +691,9 @@ impl Model {
         out: &mut ModelOutput,
     ) -> Result<()> {
         catalog.check_model(self)?;
+        if let (Some(split), true) = (&self.inner.split, catalog.has_split() && entries.len() >= SPLIT_MIN_ROWS) {
+            return self.run_split(split, catalog, entries, context, out);
+        }
         let encoder = &self.inner.encoder;
         self.run_with(entries.len(), out, |buffers, scratch| {
             encoder.encode_context(context, scratch);
@@ -615,9 +707,9 @@ impl Model {
     /// can write ([`crate::tensors`]), so no index reaches past a table.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a wrong number, type or length of
+    /// [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) for a wrong number, type or length of
     /// tensors, or a value the column's field could not have written
-    /// (naming input, row and column); [`ErrorKind::Model`] as for [`Model::run`].
+    /// (naming input, row and column); [`ErrorKind::Model`](reloop_core::ErrorKind::Model) as for [`Model::run`].
     pub fn run_tensors(&self, inputs: &[InputTensor<'_>], rows: usize, out: &mut ModelOutput) -> Result<()> {
         crate::tensors::check(self.encoder(), &self.inner.columns, inputs, rows)?;
         self.run_with(rows, out, |buffers, _| crate::tensors::copy_into(inputs, buffers))
@@ -637,71 +729,92 @@ impl Model {
         // Before choosing a plan: an oversized batch must not count towards one.
         self.inner.encoder.check_batch(rows)?;
         let plan = self.inner.plans.for_rows(rows);
-        let mut ws = plan.take(self.inner.encoder.input_count())?;
-        let result = self.run_in(&mut ws, rows, fill, out);
-        match &result {
-            Ok(()) => plan.give_back(ws),
-            // Input errors happen before tract runs and leave the workspace clean.
-            Err(e) if e.kind() == ErrorKind::InvalidInput => plan.give_back(ws),
-            // A failed tract run may leave partial values and bound symbols in
-            // its state: drop that workspace rather than reuse it.
-            Err(_) => drop(ws),
-        }
+        let result = plan
+            .run(&self.inner.inputs, self.inner.encoder.input_count(), rows, fill)
+            .and_then(|outputs| self.read_outputs(&outputs, rows, out));
         if result.is_err() {
             out.clear(self.inner.hidden_dim);
         }
         result
     }
 
-    fn run_in(
+    /// [`Model::run_catalog`] through the split: the tail runs on each
+    /// entry's `z` plus the call's context share; the key plan, if the key
+    /// lies inside the first layer, on the entries' rows.
+    fn run_split<C: Fields + ?Sized>(
         &self,
-        ws: &mut Workspace,
-        n: usize,
-        fill: impl FnOnce(&mut [InputBuffer<'_>], &mut Scratch) -> Result<()>,
+        split: &Split,
+        catalog: &Catalog,
+        entries: &[u32],
+        context: &C,
         out: &mut ModelOutput,
     ) -> Result<()> {
         let inner = &*self.inner;
-        // Make sure every input tensor has this batch's shape (reuse when it does).
-        for input in &inner.inputs {
-            let shape: &[usize] = if input.rank1 { &[n] } else { &[n, input.width] };
-            let tensor = ws.tensors.get_mut(input.spec_index).ok_or_else(|| Error::input("input tensor"))?;
-            let fits = tensor.as_ref().is_some_and(|t| t.shape() == shape);
-            if !fits {
-                *tensor = Some(Tensor::zero_dt(input.dtype.datum(), shape).map_err(|e| model_err("input tensor", e))?);
-            }
+        out.clear(inner.hidden_dim);
+        if entries.is_empty() {
+            return Ok(());
         }
-        {
-            let mut buffers = Vec::with_capacity(ws.tensors.len());
-            for (k, t) in ws.tensors.iter_mut().enumerate() {
-                let t = t.as_mut().ok_or_else(|| Error::model(format!("input {k} has no tensor")))?;
-                let buffer = match t.datum_type() {
-                    DatumType::I64 => {
-                        t.to_plain_array_view_mut::<i64>().ok().and_then(|v| v.into_slice()).map(InputBuffer::I64)
-                    }
-                    _ => t.to_plain_array_view_mut::<f32>().ok().and_then(|v| v.into_slice()).map(InputBuffer::F32),
+        let rows = entries.len();
+        inner.encoder.check_batch(rows)?;
+        let plan = split.tail.for_rows(rows);
+        let mut key = None;
+        let result = plan
+            .run(&split.tail_feed, 1, rows, |buffers, scratch| {
+                inner.encoder.encode_context(context, scratch);
+                let [InputBuffer::F32(z)] = buffers else {
+                    return Err(Error::model("split: the tail takes one f32 input"));
                 };
-                buffers.push(buffer.ok_or_else(|| Error::model(format!("input {k} is not a plain tensor")))?);
-            }
-            fill(&mut buffers, &mut ws.scratch)?;
+                catalog.fill_z(self, split, entries, z, scratch)?;
+                if let Some(plans) = &split.key {
+                    let scratch: &Scratch = scratch;
+                    let plan = plans.for_rows(rows);
+                    key = Some(plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
+                        catalog.fill(entries, buffers, scratch)
+                    })?);
+                }
+                Ok(())
+            })
+            .and_then(|tail| split.outputs(&tail, key.as_deref().unwrap_or(&[])))
+            .and_then(|outputs| self.read_outputs(&outputs, rows, out));
+        if result.is_err() {
+            out.clear(inner.hidden_dim);
         }
-        let mut values: Vec<Option<TValue>> = ws.tensors.iter_mut().map(|t| t.take().map(TValue::from)).collect();
-        let mut feed = tvec![];
-        for input in &inner.inputs {
-            let v = values.get(input.spec_index).and_then(Option::as_ref);
-            feed.push(v.cloned().ok_or_else(|| Error::model("input value missing"))?);
-        }
-        let result = ws.state.run(feed).map_err(|e| model_err("model run", e));
-        // Take the input tensors back (no copy once tract has let go of them).
-        for (tensor, v) in ws.tensors.iter_mut().zip(values.iter_mut()) {
-            *tensor = v.take().map(IntoTensor::into_tensor);
-        }
-        let outputs = result?;
+        result
+    }
+
+    /// Reads the probability and the key of `n` rows from a run's outputs.
+    fn read_outputs(&self, outputs: &[TValue], n: usize, out: &mut ModelOutput) -> Result<()> {
+        let inner = &*self.inner;
         let Some(prob) = outputs.first() else {
             return Err(Error::model("model run: no outputs"));
         };
         read_probability(prob, inner.kind, n, &mut out.y_base)?;
-        read_key(&outputs, &inner.key, n, inner.hidden_dim, &mut out.hidden)?;
+        read_key(outputs, &inner.key, n, inner.hidden_dim, &mut out.hidden)?;
         Ok(())
+    }
+}
+
+/// One input's rows, owned.
+#[derive(Clone, Debug)]
+pub(crate) enum RowData {
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+}
+
+/// Every input's rows (spec order), owned.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnedRows(pub(crate) Vec<RowData>);
+
+impl OwnedRows {
+    /// Borrowed as input tensors.
+    pub(crate) fn tensors(&self) -> Vec<InputTensor<'_>> {
+        self.0
+            .iter()
+            .map(|d| match d {
+                RowData::I64(v) => InputTensor::I64(v),
+                RowData::F32(v) => InputTensor::F32(v),
+            })
+            .collect()
     }
 }
 
@@ -774,6 +887,7 @@ fn read_key(outputs: &[TValue], key: &[KeyColumns], n: usize, dim: usize, out: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reloop_core::ErrorKind;
 
     #[test]
     fn model_is_shareable_across_threads() {

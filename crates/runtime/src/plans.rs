@@ -28,13 +28,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use reloop_core::{Error, Result};
-use tract_onnx::prelude::{IntoRunnable, OutletId, Symbol, ToDim, TypedModel, TypedRunnableModel};
+use reloop_core::{Error, ErrorKind, Result};
+use tract_onnx::prelude::{IntoRunnable, OutletId, Symbol, TValue, TVec, ToDim, TypedModel, TypedRunnableModel};
 use tract_onnx::tract_core::ops::array::Gather;
 use tract_onnx::tract_core::ops::konst::Const;
 
+use crate::encoder::{InputBuffer, Scratch};
 use crate::onnx::model_err;
-use crate::workspace::Workspace;
+use crate::workspace::{InputFeed, Workspace};
 
 /// Workspaces kept for reuse per plan; more concurrent callers create temporary ones.
 const POOL_SIZE: usize = 4;
@@ -82,6 +83,30 @@ impl Plan {
         if pool.len() < POOL_SIZE {
             pool.push(ws);
         }
+    }
+
+    /// Runs the plan on `n` rows in a pooled workspace of `slots` input
+    /// tensors ([`Workspace::run`]). The workspace goes back to the pool
+    /// after a clean run or an input error (raised before tract runs); after
+    /// a failed tract run, which may leave partial values and bound symbols
+    /// in its state, it is dropped.
+    ///
+    /// # Errors
+    /// As [`Workspace::run`].
+    pub(crate) fn run(
+        &self,
+        feeds: &[InputFeed],
+        slots: usize,
+        n: usize,
+        fill: impl FnOnce(&mut [InputBuffer<'_>], &mut Scratch) -> Result<()>,
+    ) -> Result<TVec<TValue>> {
+        let mut ws = self.take(slots)?;
+        let result = ws.run(feeds, n, fill);
+        match &result {
+            Err(e) if e.kind() != ErrorKind::InvalidInput => drop(ws),
+            _ => self.give_back(ws),
+        }
+        result
     }
 }
 
@@ -269,7 +294,7 @@ fn fixed_limit(weights: usize) -> usize {
 /// Bytes of the constants a plan may hold its own optimised copy of: every
 /// constant except those only gathered from (embedding tables, which every
 /// plan shares).
-fn weight_bytes(model: &TypedModel) -> usize {
+pub(crate) fn weight_bytes(model: &TypedModel) -> usize {
     model
         .nodes()
         .iter()

@@ -1,5 +1,6 @@
-//! The catalog path and caller-made tensors on the bundled model: the same
-//! scores, bit for bit, as scoring the items themselves; replacement and
+//! The catalog path and caller-made tensors on the bundled model: on pages
+//! shorter than `SPLIT_MIN_ROWS`, the same scores, bit for bit, as scoring
+//! the items themselves (longer ones: `tests/split.rs`); replacement and
 //! extension in place; every bad input a coded error that leaves the
 //! catalog and the session as they were.
 
