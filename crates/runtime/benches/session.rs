@@ -11,7 +11,7 @@
 //! unchanged; likely dirty upper ZMM state). wasm is not affected.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use reloop_runtime::{Item, ModelOutput, Session, SessionOptions, bundled};
+use reloop_runtime::{Catalog, Item, ModelOutput, Session, SessionOptions, bundled};
 use serde_json::{Value, json};
 use std::hint::black_box;
 
@@ -46,6 +46,35 @@ fn scoring(c: &mut Criterion) {
     group.bench_function("model_run_100", |b| {
         b.iter(|| model.run(black_box(&items), &context, &mut out).expect("runs"));
     });
+
+    // The catalog path, through the first-layer split and through the general plan.
+    let ids: Vec<String> = (0..items.len()).map(|i| format!("m{i}")).collect();
+    let entries: Vec<u32> = (0..items.len() as u32).collect();
+    for (name, split) in [("catalog_run_100_split", true), ("catalog_run_100_general", false)] {
+        let mut catalog = Catalog::with_split(&model, split);
+        catalog.insert(&ids, &items).expect("inserts");
+        group.bench_function(name, |b| {
+            b.iter(|| model.run_catalog(&catalog, black_box(&entries), &context, &mut out).expect("runs"));
+        });
+    }
+    group.finish();
+
+    // Small pages: a split catalog takes the general path below
+    // `SPLIT_MIN_ROWS` rows, so `split_n` and `general_n` match there.
+    let mut sizes = c.benchmark_group("catalog_rows");
+    for split in [true, false] {
+        let mut catalog = Catalog::with_split(&model, split);
+        catalog.insert(&ids, &items).expect("inserts");
+        for n in [1usize, 16, 32, 48, 64] {
+            let page = &entries[..n];
+            let name = format!("{}_{n}", if split { "split" } else { "general" });
+            sizes.bench_function(name, |b| {
+                b.iter(|| model.run_catalog(&catalog, black_box(page), &context, &mut out).expect("runs"));
+            });
+        }
+    }
+    sizes.finish();
+    let mut group = c.benchmark_group("bundled");
 
     let mut session = Session::new(&model, &SessionOptions::default()).expect("session");
     for (i, it) in batch(200).iter().enumerate() {
