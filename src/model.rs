@@ -143,7 +143,8 @@ impl Model {
     /// once, e.g. the page size a Worker serves. Otherwise a size gets its
     /// plan on its second call, which then takes a few milliseconds more.
     /// At most `fixedPlanLimit` sizes; scores agree with the general plan's
-    /// up to the last bits.
+    /// up to the last bits. Once a `Catalog` exists, this also warms the
+    /// plans its pages of 48 entries or more run on (make it first).
     ///
     /// @throws {ReloopError} `E_MODEL` if the model fails on that row;
     /// `E_INVALID_INPUT` for batch sizes that are not integers in

@@ -178,7 +178,10 @@ impl Session {
 
     /// Scores catalog entries (`entries`: a `Uint32Array` or an array of
     /// indices, or an array of ids) with `context` read and encoded once:
-    /// the same scores as `score` on the items themselves. With `ids` (one
+    /// the same scores as `score` on the items themselves (bit for bit below
+    /// 48 entries; from 48, where the model's first layer is affine over its
+    /// features, that layer runs once for the context and the entries'
+    /// shares were computed when added: within 1e-5). With `ids` (one
     /// string per entry), each impression is remembered for
     /// `recordImpression`.
     ///

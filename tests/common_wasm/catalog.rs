@@ -1,6 +1,7 @@
 //! The catalog path and caller-made tensors through the JS classes: the
 //! same scores as `score` on the objects, bit for bit, by indices, a
-//! `Uint32Array` or ids; every bad argument a coded error that leaves the
+//! `Uint32Array` or ids, on pages shorter than the first-layer split's
+//! `SPLIT_MIN_ROWS` (48), and within 1e-5 on longer ones; every bad argument a coded error that leaves the
 //! session and the catalog as they were.
 
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -42,6 +43,28 @@ fn catalog_scores_equal_object_scores_and_record_alike() {
         return want.length;
     "#);
     assert_eq!(number(&out), 7.0);
+}
+
+#[wasm_bindgen_test]
+fn a_long_page_through_the_split_scores_within_tolerance() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const items = catalogue(100, 7);
+        delete items[3].year;
+        const catalog = new Catalog(model, items, items.map((_, i) => "m" + i));
+        const s = new Session(model);
+        const order = items.map((_, i) => 99 - i);
+        let worst = 0;
+        for (const context of [CONTEXT, { ...CONTEXT, age: 60, hour: 2, year: 1950 }]) {
+            const want = s.score(order.map((i) => items[i]), context);
+            const got = s.scoreCatalog(catalog, Uint32Array.from(order), context);
+            if (got.length !== 100 || want.every((p) => Math.abs(p - want[0]) < 1e-4)) throw new Error("scores all alike");
+            for (let i = 0; i < 100; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+        }
+        if (!(worst <= 1e-5)) throw new Error("catalog scores differ by " + worst);
+        return 1;
+    "#);
+    assert_eq!(number(&out), 1.0);
 }
 
 #[wasm_bindgen_test]

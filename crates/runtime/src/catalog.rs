@@ -126,7 +126,7 @@ impl Catalog {
             layouts: Vec::new(),
             layout_index: HashMap::new(),
             split: Vec::new(),
-            split_width: model.split().filter(|_| split).map_or(0, |s| s.width),
+            split_width: if split { model.split().map_or(0, |s| s.width) } else { 0 },
         }
     }
 

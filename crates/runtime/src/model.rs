@@ -34,7 +34,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use reloop_core::prob::sigmoid;
 use reloop_core::sketch::MAX_DIM;
@@ -80,7 +80,8 @@ struct Inner {
     /// Per input (spec order), what each column may hold (for caller-made tensors).
     columns: Vec<Vec<ColumnBound>>,
     /// The first-layer split for catalog calls, where the model fits it.
-    split: Option<Split>,
+    /// Made on first use ([`Model::split`]).
+    split: OnceLock<Option<Split>>,
 }
 
 /// One part of the key: columns `from..to` of the rows (of `row` values)
@@ -409,42 +410,31 @@ impl Model {
 
         let decluttered = typed.into_decluttered().map_err(|e| model_err("onnx: cannot simplify the graph", e))?;
         crate::shapes::check(&decluttered)?;
-        // A model that fits the split but cannot be split keeps the general
-        // path. The split's plans hold their own packed copies of the
-        // weights, so, as for fixed plans, only models within
-        // FIXED_PLANS_BUDGET get one.
-        let split = (crate::plans::weight_bytes(&decluttered) <= FIXED_PLANS_BUDGET)
-            .then(|| crate::split::find(&decluttered, &batch.to_dim()))
-            .flatten()
-            .and_then(|cut| Split::new(&decluttered, &cut, &batch).ok());
         let plans = Plans::new(decluttered, batch)?;
         // Build one workspace now so a broken plan fails at load, not on the first request.
         let ws = plans.general().take(encoder.input_count())?;
         plans.general().give_back(ws);
         let kind = spec.outputs.kind;
         let columns = crate::tensors::bounds(&spec);
+        let split = OnceLock::new();
         let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns, split };
-        let mut model = Model { inner: Arc::new(inner) };
-        model.set_split_reference();
-        Ok(model)
+        Ok(Model { inner: Arc::new(inner) })
     }
 
-    /// Computes `z` of the reference row for the split, or drops a split
-    /// whose head cannot run on it.
-    fn set_split_reference(&mut self) {
-        let reference = self.reference_row();
-        let tensors = reference.tensors();
-        let z = self.head_z(&tensors, 1);
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            match z {
-                Ok(z) => {
-                    if let Some(split) = inner.split.as_mut() {
-                        split.reference = z;
-                    }
-                }
-                Err(_) => inner.split = None,
-            }
+    /// Finds and builds the split, with `z` of the reference row; `None`
+    /// for a model that does not fit it, whose head cannot run on that row,
+    /// or whose weights exceed [`FIXED_PLANS_BUDGET`] (the split's plans
+    /// hold their own packed copies of them, as fixed plans do).
+    fn make_split(&self) -> Option<Split> {
+        let (source, batch) = self.inner.plans.source()?;
+        if crate::plans::weight_bytes(source) > FIXED_PLANS_BUDGET {
+            return None;
         }
+        let cut = crate::split::find(source, &batch.to_dim())?;
+        let mut split = Split::new(source, &cut, batch).ok()?;
+        let reference = self.reference_row();
+        split.reference = self.head_z_with(&split, &reference.tensors(), 1).ok()?;
+        Some(split)
     }
 
     /// The identity binding saved memories: SHA-256 of the ONNX bytes and
@@ -511,8 +501,10 @@ impl Model {
     /// column at the lowest value its field writes), so the one-time costs
     /// of a first run (baseline or lazily compiled wasm code, tract's
     /// first-use set-up) are paid now rather than by the first request: a
-    /// Worker calls it at start-up. Uses no fixed-plan budget and changes
-    /// nothing a later call sees.
+    /// Worker calls it at start-up. If a [`Catalog`] has made the model's
+    /// first-layer split, its plans are warmed up as well (so make the
+    /// catalog first). Uses no fixed-plan budget and changes nothing a
+    /// later call sees.
     ///
     /// # Errors
     /// [`ErrorKind::Model`](reloop_core::ErrorKind::Model) if tract fails on that row, as for [`Model::run`].
@@ -534,6 +526,8 @@ impl Model {
     /// (least recently used first); a model that keeps no fixed plans runs
     /// each size on its general plan instead. Scores are the same either way
     /// up to the last bits of a float (tract fuses a fixed plan's kernels).
+    /// Sizes of at least [`SPLIT_MIN_ROWS`] also fix the split's plans, if
+    /// a [`Catalog`] has made it.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) for a size of 0 or above the spec's
@@ -570,7 +564,9 @@ impl Model {
     /// — their plans fixed to those sizes when `fix`, else the general ones.
     fn warm_up_split(&self, rows: usize, fix: bool) -> Result<()> {
         let inner = &*self.inner;
-        let Some(split) = &inner.split else { return Ok(()) };
+        // Only a split already made (by a catalog): a model scored by
+        // objects alone never pays for one.
+        let Some(Some(split)) = inner.split.get() else { return Ok(()) };
         let pick = |plans: &Plans, n: usize| {
             let fixed = if fix { plans.fix(n) } else { None };
             fixed.unwrap_or_else(|| Arc::clone(plans.general()))
@@ -630,23 +626,31 @@ impl Model {
         OwnedRows(data)
     }
 
-    /// The split, if the model has one.
+    /// The split, if the model has one; made on first use (the first
+    /// [`Catalog`]), so a model scored by objects alone never pays for it.
     pub(crate) fn split(&self) -> Option<&Split> {
-        self.inner.split.as_ref()
+        self.inner.split.get_or_init(|| self.make_split()).as_ref()
     }
 
     /// Whether catalog calls take the first-layer split ([`crate::split`]):
     /// the model's first layer is affine over per-column features, so each
-    /// catalog entry's share of it is computed once.
+    /// catalog entry's share of it is computed once. Makes the split if no
+    /// catalog has yet (≈ 20 ms in Node for the bundled model).
     pub fn has_split(&self) -> bool {
-        self.inner.split.is_some()
+        self.split().is_some()
     }
 
     /// `z` of `rows` rows given as input tensors (spec order), row-major,
     /// through the split's head; empty without a split.
     pub(crate) fn head_z(&self, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
+        match self.split() {
+            Some(split) => self.head_z_with(split, tensors, rows),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn head_z_with(&self, split: &Split, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
         let inner = &*self.inner;
-        let Some(split) = &inner.split else { return Ok(Vec::new()) };
         let plan = split.head.for_rows(rows);
         let outputs = plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
             crate::tensors::copy_into(tensors, buffers)
@@ -691,8 +695,10 @@ impl Model {
         out: &mut ModelOutput,
     ) -> Result<()> {
         catalog.check_model(self)?;
-        if let (Some(split), true) = (&self.inner.split, catalog.has_split() && entries.len() >= SPLIT_MIN_ROWS) {
-            return self.run_split(split, catalog, entries, context, out);
+        if catalog.has_split() && entries.len() >= SPLIT_MIN_ROWS {
+            if let Some(split) = self.split() {
+                return self.run_split(split, catalog, entries, context, out);
+            }
         }
         let encoder = &self.inner.encoder;
         self.run_with(entries.len(), out, |buffers, scratch| {

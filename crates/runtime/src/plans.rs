@@ -207,6 +207,12 @@ impl Plans {
         Ok(Plans { source, batch, general: Arc::new(Plan::new(general)), fixed: Mutex::new(FixedPlans::new(limit)) })
     }
 
+    /// The decluttered model and its batch symbol, kept where the weights
+    /// leave a budget for fixed plans.
+    pub(crate) fn source(&self) -> Option<(&TypedModel, &Symbol)> {
+        self.source.as_ref().map(|m| (m, &self.batch))
+    }
+
     /// How many batch sizes can keep a fixed plan at once (see [`FIXED_PLANS_BUDGET`]).
     pub(crate) fn fixed_limit(&self) -> usize {
         lock(&self.fixed).limit
