@@ -258,6 +258,30 @@ fn softmax_or_transpose_without_an_input_is_a_model_error_not_a_panic() {
 }
 
 #[test]
+fn gather_with_constant_indices_or_axis_out_of_range_is_a_model_error_not_a_panic() {
+    // tract-core's Gather evaluated constant indices unchecked while the
+    // model was typed: a multiply overflow or a slice past the data (found
+    // by the onnx_structure fuzz target, fuzz/seeds/onnx_structure/gather-axis).
+    let spec = mlp_spec(Head::Sigmoid);
+    for (index, axis) in [(3, 0), (-4, 0), (i64::MAX / 2, 0), (i64::MIN, 0), (0, 2), (0, -3)] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        graph.initializer.push(common::tensor_f32("table", &[3, 2], vec![1.0; 6]));
+        graph.initializer.push(common::tensor_i64("at", &[1], vec![index]));
+        graph.node.push(common::node("Gather", &["table", "at"], &["gathered"], vec![common::int_attr("axis", axis)]));
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "index {index}, axis {axis}: {e}");
+    }
+    // In range, from either end: loads.
+    for index in [2, -3] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        graph.initializer.push(common::tensor_f32("table", &[3, 2], vec![1.0; 6]));
+        graph.initializer.push(common::tensor_i64("at", &[1], vec![index]));
+        graph.node.push(common::node("Gather", &["table", "at"], &["gathered"], vec![common::int_attr("axis", 0)]));
+        Model::from_json(&encode_model(graph), &spec).unwrap();
+    }
+}
+
+#[test]
 fn flatten_without_its_input_or_output_is_a_model_error_not_a_panic() {
     let spec = mlp_spec(Head::Sigmoid);
     let mut graph = mlp_graph(Head::Sigmoid);

@@ -27,6 +27,22 @@ impl Expansion for Gather {
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
         let input_rank = model.outlet_fact(inputs[0])?.rank();
+        let axis = if self.axis < 0 { self.axis + input_rank as i64 } else { self.axis };
+        ensure!(
+            (0..input_rank as i64).contains(&axis),
+            "Gather: axis {} is outside the input's rank {input_rank}",
+            self.axis
+        );
+        // tract-core's Gather reads constant indices unchecked (an index past
+        // the axis is a slice panic or an overflow): check them here, where
+        // the model is typed, before any evaluation.
+        let axis_len = model.outlet_fact(inputs[0])?.shape[axis as usize].to_i64().ok();
+        if let (Some(len), Some(k)) = (axis_len, model.outlet_fact(inputs[1])?.konst.clone()) {
+            let k = k.cast_to::<i64>()?;
+            if let Some(bad) = k.to_plain_array_view::<i64>()?.iter().find(|&&i| i < -len || i >= len) {
+                bail!("Gather: index {bad} is outside the axis of {len}");
+            }
+        }
         let mut inputs: TVec<OutletId> = inputs.into();
         inputs[1] = model.wire_node(
             format!("{prefix}.cast_to_i64"),
