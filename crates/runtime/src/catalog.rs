@@ -308,8 +308,9 @@ impl Catalog {
         if !self.has_split() {
             return Ok(Vec::new());
         }
+        let Some(split) = self.model.split() else { return Ok(Vec::new()) };
         let encoder = self.model.encoder();
-        let reference = self.model.reference_row();
+        let reference = &split.reference_row;
         let chunk = encoder.max_batch().max(1);
         let mut z = Vec::with_capacity(carried.len() * self.split_width);
         let mut start = 0;
@@ -366,6 +367,22 @@ impl Catalog {
         Ok(())
     }
 
+    /// The layout of `entry`, the `i`-th of a call.
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::InvalidInput`] for an index past the end.
+    fn layout_at(&self, i: usize, entry: u32) -> Result<u32> {
+        self.layout_of.get(entry as usize).copied().ok_or_else(|| {
+            Error::input(format!("entry {i}: index {entry} is past the catalog's {} entries", self.len()))
+        })
+    }
+
+    /// `err` about `entry`, the `i`-th of a call, naming it and its id.
+    fn entry_error(&self, i: usize, entry: u32, err: Error) -> Error {
+        let id = self.ids.get(entry as usize).map_or("", String::as_str);
+        err.with_context(format_args!("entry {i} (`{}`)", truncate(id)))
+    }
+
     /// Writes the rows of `entries` into `buffers` (one per input, `n × width`):
     /// the context row in `scratch` ([`crate::encoder::Encoder::encode_context`]),
     /// then each entry's own columns over it.
@@ -380,15 +397,9 @@ impl Catalog {
         let context = &scratch.context;
         for (i, &entry) in entries.iter().enumerate() {
             let e = entry as usize;
-            let Some(&layout) = self.layout_of.get(e) else {
-                return Err(Error::input(format!(
-                    "entry {i}: index {entry} is past the catalog's {} entries",
-                    self.len()
-                )));
-            };
+            let layout = self.layout_at(i, entry)?;
             if let Some(Err(err)) = covered.get(layout as usize) {
-                let id = self.ids.get(e).map_or("", String::as_str);
-                return Err(err.clone().with_context(format_args!("entry {i} (`{}`)", truncate(id))));
+                return Err(self.entry_error(i, entry, err.clone()));
             }
             let Some(layout) = self.layouts.get(layout as usize) else { continue };
             for (k, (buffer, rows)) in buffers.iter_mut().zip(&self.rows).enumerate() {
@@ -416,34 +427,20 @@ impl Catalog {
     ///
     /// # Errors
     /// As [`Catalog::fill`]; [`reloop_core::ErrorKind::Model`] if the head fails.
-    pub(crate) fn fill_z(
-        &self,
-        model: &Model,
-        split: &Split,
-        entries: &[u32],
-        z: &mut [f32],
-        scratch: &Scratch,
-    ) -> Result<()> {
+    pub(crate) fn fill_z(&self, split: &Split, entries: &[u32], z: &mut [f32], scratch: &Scratch) -> Result<()> {
         let encoder = self.model.encoder();
         let w = split.width;
         // The groups (layouts) of this call, in first-seen order, checked as `fill` does.
         let mut groups: Vec<u32> = Vec::new();
         let mut slot_of: Vec<u32> = Vec::with_capacity(entries.len());
         for (i, &entry) in entries.iter().enumerate() {
-            let e = entry as usize;
-            let Some(&layout) = self.layout_of.get(e) else {
-                return Err(Error::input(format!(
-                    "entry {i}: index {entry} is past the catalog's {} entries",
-                    self.len()
-                )));
-            };
+            let layout = self.layout_at(i, entry)?;
             let slot = match groups.iter().position(|&g| g == layout) {
                 Some(slot) => slot,
                 None => {
                     if let Some(l) = self.layouts.get(layout as usize) {
                         if let Err(err) = encoder.context_covers(&l.carried, scratch) {
-                            let id = self.ids.get(e).map_or("", String::as_str);
-                            return Err(err.with_context(format_args!("entry {i} (`{}`)", truncate(id))));
+                            return Err(self.entry_error(i, entry, err));
                         }
                     }
                     groups.push(layout);
@@ -453,7 +450,7 @@ impl Catalog {
             slot_of.push(u32::try_from(slot).unwrap_or(u32::MAX));
         }
         // Per group: the context row with the reference row in the group's columns.
-        let reference = model.reference_row();
+        let reference = &split.reference_row;
         let context = &scratch.context;
         let mut rows = Vec::with_capacity(self.widths.len());
         for (k, &w) in self.widths.iter().enumerate() {
@@ -482,7 +479,7 @@ impl Catalog {
             rows.push(data);
         }
         let rows = OwnedRows(rows);
-        let mut delta = model.head_z(&rows.tensors(), groups.len())?;
+        let mut delta = self.model.head_z(&rows.tensors(), groups.len())?;
         for (d, r) in delta.iter_mut().zip(split.reference.iter().cycle()) {
             *d -= r;
         }

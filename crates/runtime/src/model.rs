@@ -434,6 +434,7 @@ impl Model {
         let mut split = Split::new(source, &cut, batch).ok()?;
         let reference = self.reference_row();
         split.reference = self.head_z_with(&split, &reference.tensors(), 1).ok()?;
+        split.reference_row = reference;
         Some(split)
     }
 
@@ -770,7 +771,7 @@ impl Model {
                 let [InputBuffer::F32(z)] = buffers else {
                     return Err(Error::model("split: the tail takes one f32 input"));
                 };
-                catalog.fill_z(self, split, entries, z, scratch)?;
+                catalog.fill_z(split, entries, z, scratch)?;
                 if let Some(plans) = &split.key {
                     let scratch: &Scratch = scratch;
                     let plan = plans.for_rows(rows);

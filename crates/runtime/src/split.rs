@@ -51,6 +51,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::source::TypedSource;
 use tract_onnx::tract_hir::internal::DimLike;
 
+use crate::model::OwnedRows;
 use crate::onnx::model_err;
 use crate::plans::Plans;
 use crate::workspace::InputFeed;
@@ -222,6 +223,9 @@ pub(crate) struct Split {
     sources: Vec<(bool, usize)>,
     /// `z` of the reference row.
     pub(crate) reference: Vec<f32>,
+    /// The reference row itself (each column at the lowest value its field
+    /// writes), the base of every row the head runs on.
+    pub(crate) reference_row: OwnedRows,
 }
 
 impl Split {
@@ -259,6 +263,7 @@ impl Split {
             tail_feed: [InputFeed { spec_index: 0, dtype: crate::spec::DType::F32, width: cut.width, rank1: false }],
             sources,
             reference: Vec::new(),
+            reference_row: OwnedRows(Vec::new()),
         })
     }
 
