@@ -282,6 +282,28 @@ fn gather_with_constant_indices_or_axis_out_of_range_is_a_model_error_not_a_pani
 }
 
 #[test]
+fn matmul_of_a_scalar_is_a_model_error_not_a_panic() {
+    // tract-hir's MatMul shape rule inserted a unit axis past the end of a
+    // rank-0 shape: a SmallVec index panic while the model was typed (found
+    // by the onnx_structure fuzz target, fuzz/seeds/onnx_structure/smallvec-index).
+    let spec = mlp_spec(Head::Sigmoid);
+    for inputs in [["w", "s"], ["s", "w"], ["s", "s"]] {
+        let mut graph = mlp_graph(Head::Sigmoid);
+        graph.initializer.push(common::tensor_f32("s", &[], vec![2.0]));
+        graph.initializer.push(common::tensor_f32("w", &[3, 2], vec![1.0; 6]));
+        graph.node.push(common::node("MatMul", &inputs, &["product"], vec![]));
+        let e = load_err(&encode_model(graph), &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "{inputs:?}: {e}");
+    }
+    // A vector operand (rank 1) is still a MatMul ONNX allows: loads.
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.initializer.push(common::tensor_f32("v", &[3], vec![1.0; 3]));
+    graph.initializer.push(common::tensor_f32("w", &[3, 2], vec![1.0; 6]));
+    graph.node.push(common::node("MatMul", &["v", "w"], &["product"], vec![]));
+    Model::from_json(&encode_model(graph), &spec).unwrap();
+}
+
+#[test]
 fn flatten_without_its_input_or_output_is_a_model_error_not_a_panic() {
     let spec = mlp_spec(Head::Sigmoid);
     let mut graph = mlp_graph(Head::Sigmoid);

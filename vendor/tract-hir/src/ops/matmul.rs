@@ -57,6 +57,7 @@ impl Expansion for MatMulInference {
         let a_rank = target.outlet_fact(inputs[0])?.rank();
         let b_rank = target.outlet_fact(inputs[1])?.rank();
         ensure!(a_rank > 1 || b_rank > 1);
+        ensure!(a_rank > 0 && b_rank > 0, "MatMul operands must have rank 1 or more");
         let mk = if self.a_trans { "km" } else { "mk" };
         let kn = if self.b_trans { "nk" } else { "kn" };
         let mn = if self.c_trans { "nm" } else { "mn" };
@@ -88,6 +89,14 @@ pub fn compute_shapes<D: DimLike>(
     b_trans: bool,
     c_trans: bool,
 ) -> TractResult<(TVec<D>, TVec<D>, TVec<D>, TVec<D>)> {
+    // reloop-edge: a scalar operand (which ONNX's MatMul does not allow)
+    // made the insert below index past an empty shape: a panic.
+    ensure!(
+        !ashape.is_empty() && !bshape.is_empty(),
+        "MatMul operands must have rank 1 or more, got ranks {} and {}",
+        ashape.len(),
+        bshape.len()
+    );
     let mut implicit_m = false;
     let mut implicit_n = false;
     if ashape.len() < 2 {
