@@ -11,7 +11,8 @@
 //!
 //! Where the model's first layer is affine over per-column features
 //! ([`crate::split`], [`Model::has_split`]), an entry also keeps its share
-//! of that layer, computed once at insert; a call of at least
+//! of that layer (and of key outputs computed inside it), computed once at
+//! insert; a call of at least
 //! [`SPLIT_MIN_ROWS`](crate::model::SPLIT_MIN_ROWS) entries then runs the
 //! layer once for the context and only the rest of the model per entry,
 //! scoring within 1e-5 of the item itself (the sums are taken in another
@@ -52,7 +53,7 @@ use crate::encoder::{InputBuffer, Scratch};
 use crate::item::Fields;
 use crate::model::{Model, OwnedRows, RowData};
 use crate::spec::DType;
-use crate::split::Split;
+use crate::split::{Split, combine};
 
 /// Most bytes of encoded rows one catalog may hold (a Worker isolate has
 /// 128 MB in all).
@@ -88,8 +89,9 @@ pub struct Catalog {
     layout_of: Vec<u32>,
     layouts: Vec<Layout>,
     layout_index: HashMap<Vec<bool>, u32>,
-    /// With the model's [split](crate::split): per entry, `z` of its row
-    /// with the reference row in the columns it does not carry (`len × width`).
+    /// With the model's [split](crate::split): per entry, the share of its
+    /// row with the reference row in the columns it does not carry
+    /// (`len × split_width`, the split's share width).
     split: Vec<f32>,
     split_width: usize,
 }
@@ -126,7 +128,7 @@ impl Catalog {
             layouts: Vec::new(),
             layout_index: HashMap::new(),
             split: Vec::new(),
-            split_width: if split { model.split().map_or(0, |s| s.width) } else { 0 },
+            split_width: if split { model.split().map_or(0, Split::share_width) } else { 0 },
         }
     }
 
@@ -301,9 +303,9 @@ impl Catalog {
         Ok(())
     }
 
-    /// `z` of each fresh item's row (its carried fields, the reference row
-    /// elsewhere) through the split's head, in batches of at most `maxBatch`;
-    /// empty without a split.
+    /// The share of each fresh item's row (its carried fields, the reference
+    /// row elsewhere) through the split's head, in batches of at most
+    /// `maxBatch`; empty without a split.
     fn split_rows(&self, fresh: &[Rows], carried: &[Vec<bool>]) -> Result<Vec<f32>> {
         if !self.has_split() {
             return Ok(Vec::new());
@@ -337,7 +339,7 @@ impl Catalog {
                 rows.push(data);
             }
             let rows = OwnedRows(rows);
-            z.extend(self.model.head_z(&rows.tensors(), end - start)?);
+            z.extend(self.model.head_shares(&rows.tensors(), end - start)?);
             start = end;
         }
         Ok(z)
@@ -421,15 +423,24 @@ impl Catalog {
 }
 
 impl Catalog {
-    /// Writes `z` of `entries` into `z` (`n × width`, for the split's tail):
-    /// each entry's kept share plus the context's share for the fields its
-    /// group does not carry (one head run per group in the call).
+    /// Writes the shares of `entries`: `z` into `z` (`n × width`, for the
+    /// split's tail) and the key outputs' rows into `key` (`n × key_width`).
+    /// Each is the entry's kept share combined ([`crate::split::combine`])
+    /// with the context's share for the fields its group does not carry
+    /// (one head run per group in the call).
     ///
     /// # Errors
     /// As [`Catalog::fill`]; [`reloop_core::ErrorKind::Model`] if the head fails.
-    pub(crate) fn fill_z(&self, split: &Split, entries: &[u32], z: &mut [f32], scratch: &Scratch) -> Result<()> {
+    pub(crate) fn fill_shares(
+        &self,
+        split: &Split,
+        entries: &[u32],
+        z: &mut [f32],
+        key: &mut Vec<f32>,
+        scratch: &Scratch,
+    ) -> Result<()> {
         let encoder = self.model.encoder();
-        let w = split.width;
+        let (w, kw, sw) = (split.width, split.key_width, split.share_width());
         // The groups (layouts) of this call, in first-seen order, checked as `fill` does.
         let mut groups: Vec<u32> = Vec::new();
         let mut slot_of: Vec<u32> = Vec::with_capacity(entries.len());
@@ -479,21 +490,27 @@ impl Catalog {
             rows.push(data);
         }
         let rows = OwnedRows(rows);
-        let mut delta = self.model.head_z(&rows.tensors(), groups.len())?;
-        for (d, r) in delta.iter_mut().zip(split.reference.iter().cycle()) {
-            *d -= r;
-        }
+        let calls = self.model.head_shares(&rows.tensors(), groups.len())?;
+        key.clear();
+        key.resize(entries.len() * kw, 0.0);
+        let (reference_z, reference_key) = split.reference.split_at(w.min(split.reference.len()));
         for (i, (&entry, &slot)) in entries.iter().zip(&slot_of).enumerate() {
             let (e, slot) = (entry as usize, slot as usize);
-            let (Some(to), Some(kept), Some(delta)) = (
+            let (Some(to_z), Some(to_key), Some(kept), Some(call)) = (
                 z.get_mut(i * w..(i + 1) * w),
-                self.split.get(e * w..(e + 1) * w),
-                delta.get(slot * w..(slot + 1) * w),
+                key.get_mut(i * kw..(i + 1) * kw),
+                self.split.get(e * sw..(e + 1) * sw),
+                calls.get(slot * sw..(slot + 1) * sw),
             ) else {
                 return Err(Error::model("split: rows out of range"));
             };
-            for ((t, a), d) in to.iter_mut().zip(kept).zip(delta) {
-                *t = a + d;
+            let (kept_z, kept_key) = kept.split_at(w);
+            let (call_z, call_key) = call.split_at(w);
+            for (((t, &a), &b), &r) in to_z.iter_mut().zip(kept_z).zip(call_z).zip(reference_z) {
+                *t = combine(a, b, r);
+            }
+            for (((t, &a), &b), &r) in to_key.iter_mut().zip(kept_key).zip(call_key).zip(reference_key) {
+                *t = combine(a, b, r);
             }
         }
         Ok(())

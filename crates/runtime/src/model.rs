@@ -421,7 +421,7 @@ impl Model {
         Ok(Model { inner: Arc::new(inner) })
     }
 
-    /// Finds and builds the split, with `z` of the reference row; `None`
+    /// Finds and builds the split, with the reference row's share; `None`
     /// for a model that does not fit it, whose head cannot run on that row,
     /// or whose weights exceed [`FIXED_PLANS_BUDGET`] (the split's plans
     /// hold their own packed copies of them, as fixed plans do).
@@ -433,7 +433,7 @@ impl Model {
         let cut = crate::split::find(source, &batch.to_dim())?;
         let mut split = Split::new(source, &cut, batch).ok()?;
         let reference = self.reference_row();
-        split.reference = self.head_z_with(&split, &reference.tensors(), 1).ok()?;
+        split.reference = self.head_shares_with(&split, &reference.tensors(), 1).ok()?;
         split.reference_row = reference;
         Some(split)
     }
@@ -561,8 +561,8 @@ impl Model {
     }
 
     /// Runs the split's plans once, if the model has a split: the head on
-    /// one row (a catalog call's context), the tail and key plans on `rows`
-    /// — their plans fixed to those sizes when `fix`, else the general ones.
+    /// one row (a catalog call's context), the tail on `rows` — its plan
+    /// fixed to that size when `fix`, else the general one.
     fn warm_up_split(&self, rows: usize, fix: bool) -> Result<()> {
         let inner = &*self.inner;
         // Only a split already made (by a catalog): a model scored by
@@ -576,18 +576,12 @@ impl Model {
         let one = self.reference_row();
         let one = one.tensors();
         pick(&split.head, 1).run(&inner.inputs, slots, 1, |b, _| crate::tensors::copy_into(&one, b))?;
-        let z: Vec<f32> = split.reference.iter().copied().cycle().take(rows * split.width).collect();
+        let (z, key) = split.reference.split_at(split.width.min(split.reference.len()));
+        let z: Vec<f32> = z.iter().copied().cycle().take(rows * split.width).collect();
+        let key: Vec<f32> = key.iter().copied().cycle().take(rows * split.key_width).collect();
         let tail = pick(&split.tail, rows)
             .run(&split.tail_feed, 1, rows, |b, _| crate::tensors::copy_into(&[InputTensor::F32(&z)], b))?;
-        let key = match &split.key {
-            Some(plans) => {
-                let data = self.reference_rows(rows);
-                let tensors = data.tensors();
-                Some(pick(plans, rows).run(&inner.inputs, slots, rows, |b, _| crate::tensors::copy_into(&tensors, b))?)
-            }
-            None => None,
-        };
-        let outputs = split.outputs(&tail, key.as_deref().unwrap_or(&[]))?;
+        let outputs = split.outputs(&tail, &key, rows)?;
         self.read_outputs(&outputs, rows, &mut ModelOutput::default())
     }
 
@@ -641,27 +635,23 @@ impl Model {
         self.split().is_some()
     }
 
-    /// `z` of `rows` rows given as input tensors (spec order), row-major,
-    /// through the split's head; empty without a split.
-    pub(crate) fn head_z(&self, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
+    /// The shares ([`Split`]: `z` and the key outputs) of `rows` rows given
+    /// as input tensors (spec order), row after row, through the split's
+    /// head; empty without a split.
+    pub(crate) fn head_shares(&self, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
         match self.split() {
-            Some(split) => self.head_z_with(split, tensors, rows),
+            Some(split) => self.head_shares_with(split, tensors, rows),
             None => Ok(Vec::new()),
         }
     }
 
-    fn head_z_with(&self, split: &Split, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
+    fn head_shares_with(&self, split: &Split, tensors: &[InputTensor<'_>], rows: usize) -> Result<Vec<f32>> {
         let inner = &*self.inner;
         let plan = split.head.for_rows(rows);
         let outputs = plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
             crate::tensors::copy_into(tensors, buffers)
         })?;
-        let z = outputs.first().ok_or_else(|| Error::model("split: the head has no output"))?;
-        let z = z.to_plain_array_view::<f32>().map_err(|e| model_err("split", e))?;
-        if z.len() != rows * split.width {
-            return Err(Error::model(format!("split: the head gave {} values for {rows} rows", z.len())));
-        }
-        Ok(z.iter().copied().collect())
+        split.shares(&outputs, rows)
     }
 
     /// Encodes `items` (with `context` filling what they lack) and runs the
@@ -746,8 +736,8 @@ impl Model {
     }
 
     /// [`Model::run_catalog`] through the split: the tail runs on each
-    /// entry's `z` plus the call's context share; the key plan, if the key
-    /// lies inside the first layer, on the entries' rows.
+    /// entry's `z` combined with the call's context share, and key outputs
+    /// inside the first layer are combined the same way.
     fn run_split<C: Fields + ?Sized>(
         &self,
         split: &Split,
@@ -764,24 +754,16 @@ impl Model {
         let rows = entries.len();
         inner.encoder.check_batch(rows)?;
         let plan = split.tail.for_rows(rows);
-        let mut key = None;
+        let mut key = Vec::new();
         let result = plan
             .run(&split.tail_feed, 1, rows, |buffers, scratch| {
                 inner.encoder.encode_context(context, scratch);
                 let [InputBuffer::F32(z)] = buffers else {
                     return Err(Error::model("split: the tail takes one f32 input"));
                 };
-                catalog.fill_z(split, entries, z, scratch)?;
-                if let Some(plans) = &split.key {
-                    let scratch: &Scratch = scratch;
-                    let plan = plans.for_rows(rows);
-                    key = Some(plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
-                        catalog.fill(entries, buffers, scratch)
-                    })?);
-                }
-                Ok(())
+                catalog.fill_shares(split, entries, z, &mut key, scratch)
             })
-            .and_then(|tail| split.outputs(&tail, key.as_deref().unwrap_or(&[])))
+            .and_then(|tail| split.outputs(&tail, &key, rows))
             .and_then(|outputs| self.read_outputs(&outputs, rows, out));
         if result.is_err() {
             out.clear(inner.hidden_dim);

@@ -21,11 +21,12 @@
 //! operation of the head contracts, slices or concatenates along it, so a
 //! row only ever sees its own inputs. The split applies when exactly one
 //! head tensor `z` (affine, `[N, width]`, f32) feeds the rest of the
-//! network, the *tail*; model outputs inside the head (a key made of
-//! embeddings, say) come from a *key* plan of the head alone, which has no
-//! matrix product when they are column-wise. Models that do not fit (a
-//! factorisation machine's pairwise products, a first layer fed by two
-//! tensors) keep the general path.
+//! network, the *tail*. Model outputs inside the head (a key made of
+//! embeddings, say; f32, `[N, ...]`) are outputs of the head too, and an
+//! entry keeps its share of them as it does of `z`, so a call runs no plan
+//! on the entries' rows at all. Models that do not fit (a factorisation
+//! machine's pairwise products, a first layer fed by two tensors) keep the
+//! general path.
 //!
 //! # Why it is exact
 //! With `z(x) = b + Σ_c f_c(x_c)` over the columns `c` of a row, an entry
@@ -33,14 +34,20 @@
 //! `z = A_e + (B_C − z(R))`, where `R` is a fixed reference row (each
 //! column's lowest valid value), `A_e = z(e on C, R elsewhere)` is kept per
 //! entry and `B_C = z(R on C, the context elsewhere)` is computed once per
-//! call and group of entries carrying the same fields. Floats make it equal
-//! up to rounding: `tests/split.rs` checks scores within 1e-5 of the
-//! general path on the bundled model and on a model of another layout.
+//! call and group of entries carrying the same fields. Where `B_C` equals
+//! `z(R)` the sum is `A_e`, and where `A_e` does, `B_C`: those are taken
+//! as they are ([`combine`]), so a value that depends on one column only (a
+//! key made of embeddings and the inputs) is exactly the general path's.
+//! Elsewhere floats make it equal up to rounding: `tests/split.rs` checks
+//! scores within 1e-5 of the general path on the bundled model and on a
+//! model of another layout, and the bundled model's keys bit for bit.
 
 use std::collections::HashSet;
 
 use reloop_core::{Error, Result};
-use tract_onnx::prelude::{DatumType, OutletId, Symbol, TDim, TValue, ToDim, TypedFact, TypedModel};
+use tract_onnx::prelude::{
+    DatumType, IntoTValue, OutletId, Symbol, TDim, TValue, Tensor, ToDim, TypedFact, TypedModel,
+};
 use tract_onnx::tract_core::internal::{InOut, SpecialOps, TypedOp};
 use tract_onnx::tract_core::ops::array::{Gather, Slice, TypedConcat};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
@@ -75,6 +82,9 @@ pub(crate) struct Cut {
     width: usize,
     /// Per model output: in the head (a key output) or in the tail.
     in_head: Vec<bool>,
+    /// Per key output (the outputs in the head, in order): its shape after
+    /// the batch axis.
+    key_shapes: Vec<Vec<usize>>,
 }
 
 /// Finds the cut of `model` (decluttered, batch `batch` first), if the
@@ -142,7 +152,17 @@ pub(crate) fn find(model: &TypedModel, batch: &TDim) -> Option<Cut> {
     if outputs.iter().any(|o| get(&class, o) == Some(Class::Const)) || in_head.iter().all(|h| *h) {
         return None;
     }
-    Some(Cut { z, width, in_head })
+    // Key outputs are kept per entry as f32 rows of a fixed size.
+    let mut key_shapes = Vec::new();
+    for (o, _) in outputs.iter().zip(&in_head).filter(|(_, h)| **h) {
+        let fact = model.outlet_fact(*o).ok()?;
+        let mut dims = fact.shape.iter();
+        if fact.datum_type != DatumType::F32 || dims.next() != Some(batch) {
+            return None;
+        }
+        key_shapes.push(dims.map(|d| d.to_usize().ok()).collect::<Option<Vec<usize>>>()?);
+    }
+    Some(Cut { z, width, in_head, key_shapes })
 }
 
 fn set(class: &mut [Vec<Option<Class>>], id: usize, c: Class) {
@@ -206,22 +226,27 @@ fn classify(model: &TypedModel, id: usize, ins: &[Class], batch: &TDim) -> Optio
     None
 }
 
-/// The three plans of a split model and how their outputs make the model's.
+/// The two plans of a split model and how their outputs make the model's.
+///
+/// A *share* is what the head gives for one row: `z` (`width` values),
+/// then each key output's row, flattened (`key_width` values in all).
 #[derive(Debug)]
 pub(crate) struct Split {
-    /// Inputs → `z`.
+    /// Inputs → `z` and the model outputs inside the head (the key outputs).
     pub(crate) head: Plans,
     /// `z` → the tail's outputs.
     pub(crate) tail: Plans,
-    /// Inputs → the model outputs inside the head, if any.
-    pub(crate) key: Option<Plans>,
     /// Width of `z`.
     pub(crate) width: usize,
+    /// Per key output: its shape after the batch axis.
+    key_shapes: Vec<Vec<usize>>,
+    /// Values of all key outputs in one row.
+    pub(crate) key_width: usize,
     /// The tail's one input.
     pub(crate) tail_feed: [InputFeed; 1],
-    /// Per model output: `(true, i)` the key plan's output `i`, `(false, i)` the tail's.
+    /// Per model output: `(true, i)` key output `i`, `(false, i)` the tail's output `i`.
     sources: Vec<(bool, usize)>,
-    /// `z` of the reference row.
+    /// The share of the reference row.
     pub(crate) reference: Vec<f32>,
     /// The reference row itself (each column at the lowest value its field
     /// writes), the base of every row the head runs on.
@@ -232,18 +257,13 @@ impl Split {
     /// Builds the plans of `cut` over `model` (decluttered, batch `batch`).
     pub(crate) fn new(model: &TypedModel, cut: &Cut, batch: &Symbol) -> Result<Split> {
         let err = |e| model_err("onnx: cannot split the first layer", e);
-        let head = model.clone().with_output_outlets(&[cut.z]).and_then(TypedModel::into_decluttered).map_err(err)?;
         let outputs = model.output_outlets().map_err(err)?.to_vec();
-        let key_outlets: Vec<OutletId> =
-            outputs.iter().zip(&cut.in_head).filter(|(_, h)| **h).map(|(o, _)| *o).collect();
+        let key_outlets = outputs.iter().zip(&cut.in_head).filter(|(_, h)| **h).map(|(o, _)| *o);
+        let head_outlets: Vec<OutletId> = std::iter::once(cut.z).chain(key_outlets).collect();
+        let head =
+            model.clone().with_output_outlets(&head_outlets).and_then(TypedModel::into_decluttered).map_err(err)?;
         let tail_outlets: Vec<OutletId> =
             outputs.iter().zip(&cut.in_head).filter(|(_, h)| !**h).map(|(o, _)| *o).collect();
-        let key = if key_outlets.is_empty() {
-            None
-        } else {
-            let key = model.clone().with_output_outlets(&key_outlets).and_then(TypedModel::into_decluttered);
-            Some(Plans::new(key.map_err(err)?, batch.clone())?)
-        };
         let tail = tail_of(model, cut, &tail_outlets, batch).map_err(err)?;
         let (mut k, mut t) = (0, 0);
         let sources = cut
@@ -258,8 +278,9 @@ impl Split {
         Ok(Split {
             head: Plans::new(head, batch.clone())?,
             tail: Plans::new(tail, batch.clone())?,
-            key,
             width: cut.width,
+            key_width: cut.key_shapes.iter().map(|s| s.iter().product::<usize>()).sum(),
+            key_shapes: cut.key_shapes.clone(),
             tail_feed: [InputFeed { spec_index: 0, dtype: crate::spec::DType::F32, width: cut.width, rank1: false }],
             sources,
             reference: Vec::new(),
@@ -267,15 +288,84 @@ impl Split {
         })
     }
 
-    /// The model's outputs, in its order, from the tail's and the key plan's.
-    pub(crate) fn outputs(&self, tail: &[TValue], key: &[TValue]) -> Result<Vec<TValue>> {
+    /// Values of one share: `z` and the key outputs' row.
+    pub(crate) fn share_width(&self) -> usize {
+        self.width + self.key_width
+    }
+
+    /// The head's outputs for `rows` rows as shares, row after row.
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::Model`] if an output is missing or has
+    /// another size or type.
+    pub(crate) fn shares(&self, outputs: &[TValue], rows: usize) -> Result<Vec<f32>> {
+        let widths = std::iter::once(self.width).chain(self.key_shapes.iter().map(|s| s.iter().product()));
+        let mut parts = Vec::with_capacity(self.key_shapes.len() + 1);
+        for (k, w) in widths.enumerate() {
+            let t = outputs.get(k).ok_or_else(|| Error::model("split: the head has too few outputs"))?;
+            let values =
+                t.try_as_plain_ram().and_then(|plain| plain.as_slice::<f32>()).map_err(|e| model_err("split", e))?;
+            if values.len() != rows * w {
+                return Err(Error::model(format!("split: the head gave {} values for {rows} rows", values.len())));
+            }
+            parts.push((values, w));
+        }
+        let mut out = Vec::with_capacity(rows * self.share_width());
+        for row in 0..rows {
+            for (values, w) in &parts {
+                out.extend_from_slice(values.get(row * w..(row + 1) * w).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The model's outputs, in its order, from the tail's and from `key`
+    /// (`rows` rows of `key_width` values: the key part of each row's share).
+    ///
+    /// # Errors
+    /// [`reloop_core::ErrorKind::Model`] if an output is missing or `key`
+    /// has another size.
+    pub(crate) fn outputs(&self, tail: &[TValue], key: &[f32], rows: usize) -> Result<Vec<TValue>> {
+        if key.len() != rows * self.key_width {
+            return Err(Error::model("split: key rows of another size"));
+        }
+        let mut keys = Vec::with_capacity(self.key_shapes.len());
+        let mut at = 0;
+        for shape in &self.key_shapes {
+            let w: usize = shape.iter().product();
+            let mut values = Vec::with_capacity(rows * w);
+            for row in 0..rows {
+                let start = row * self.key_width + at;
+                values.extend_from_slice(key.get(start..start + w).unwrap_or_default());
+            }
+            let dims: Vec<usize> = std::iter::once(rows).chain(shape.iter().copied()).collect();
+            let t = Tensor::from_shape(&dims, &values).map_err(|e| model_err("split", e))?;
+            keys.push(t.into_tvalue());
+            at += w;
+        }
         self.sources
             .iter()
             .map(|&(in_key, i)| {
-                let from = if in_key { key } else { tail };
+                let from = if in_key { &keys } else { tail };
                 from.get(i).cloned().ok_or_else(|| Error::model("split: an output is missing"))
             })
             .collect()
+    }
+}
+
+/// One value of a row's share from the entry's kept share `a`, the call's
+/// share `b` (the context, with the reference row in the entry's columns)
+/// and the reference row's `r`: `a + (b − r)`, taken exactly where one side
+/// equals the reference (then the value does not depend on that side's
+/// columns).
+#[inline]
+pub(crate) fn combine(a: f32, b: f32, r: f32) -> f32 {
+    if b.to_bits() == r.to_bits() {
+        a
+    } else if a.to_bits() == r.to_bits() {
+        b
+    } else {
+        a + (b - r)
     }
 }
 
