@@ -53,7 +53,7 @@ use crate::encoder::{InputBuffer, Scratch};
 use crate::item::Fields;
 use crate::model::{Model, OwnedRows, RowData};
 use crate::spec::DType;
-use crate::split::{Split, combine};
+use crate::split::{Split, combine_into};
 
 /// Most bytes of encoded rows one catalog may hold (a Worker isolate has
 /// 128 MB in all).
@@ -425,7 +425,7 @@ impl Catalog {
 impl Catalog {
     /// Writes the shares of `entries`: `z` into `z` (`n × width`, for the
     /// split's tail) and the key outputs' rows into `key` (`n × key_width`).
-    /// Each is the entry's kept share combined ([`crate::split::combine`])
+    /// Each is the entry's kept share combined ([`crate::split::combine_into`])
     /// with the context's share for the fields its group does not carry
     /// (one head run per group in the call).
     ///
@@ -493,7 +493,7 @@ impl Catalog {
         let calls = self.model.head_shares(&rows.tensors(), groups.len())?;
         key.clear();
         key.resize(entries.len() * kw, 0.0);
-        let (reference_z, reference_key) = split.reference.split_at(w.min(split.reference.len()));
+        let (reference_z, reference_key) = split.parts(&split.reference);
         for (i, (&entry, &slot)) in entries.iter().zip(&slot_of).enumerate() {
             let (e, slot) = (entry as usize, slot as usize);
             let (Some(to_z), Some(to_key), Some(kept), Some(call)) = (
@@ -504,14 +504,9 @@ impl Catalog {
             ) else {
                 return Err(Error::model("split: rows out of range"));
             };
-            let (kept_z, kept_key) = kept.split_at(w);
-            let (call_z, call_key) = call.split_at(w);
-            for (((t, &a), &b), &r) in to_z.iter_mut().zip(kept_z).zip(call_z).zip(reference_z) {
-                *t = combine(a, b, r);
-            }
-            for (((t, &a), &b), &r) in to_key.iter_mut().zip(kept_key).zip(call_key).zip(reference_key) {
-                *t = combine(a, b, r);
-            }
+            let ((kept_z, kept_key), (call_z, call_key)) = (split.parts(kept), split.parts(call));
+            combine_into(to_z, kept_z, call_z, reference_z);
+            combine_into(to_key, kept_key, call_key, reference_key);
         }
         Ok(())
     }

@@ -576,7 +576,7 @@ impl Model {
         let one = self.reference_row();
         let one = one.tensors();
         pick(&split.head, 1).run(&inner.inputs, slots, 1, |b, _| crate::tensors::copy_into(&one, b))?;
-        let (z, key) = split.reference.split_at(split.width.min(split.reference.len()));
+        let (z, key) = split.parts(&split.reference);
         let z: Vec<f32> = z.iter().copied().cycle().take(rows * split.width).collect();
         let key: Vec<f32> = key.iter().copied().cycle().take(rows * split.key_width).collect();
         let tail = pick(&split.tail, rows)

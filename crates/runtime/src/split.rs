@@ -293,6 +293,12 @@ impl Split {
         self.width + self.key_width
     }
 
+    /// A share (`share_width` values, or the reference row's) as its `z`
+    /// and key parts.
+    pub(crate) fn parts<'a>(&self, share: &'a [f32]) -> (&'a [f32], &'a [f32]) {
+        share.split_at(self.width.min(share.len()))
+    }
+
     /// The head's outputs for `rows` rows as shares, row after row.
     ///
     /// # Errors
@@ -353,13 +359,21 @@ impl Split {
     }
 }
 
+/// A row's share (or a part of it) into `to`, value by value, from the
+/// entry's kept share, the call's share and the reference row's ([`combine`]).
+pub(crate) fn combine_into(to: &mut [f32], kept: &[f32], call: &[f32], reference: &[f32]) {
+    for (((t, &a), &b), &r) in to.iter_mut().zip(kept).zip(call).zip(reference) {
+        *t = combine(a, b, r);
+    }
+}
+
 /// One value of a row's share from the entry's kept share `a`, the call's
 /// share `b` (the context, with the reference row in the entry's columns)
 /// and the reference row's `r`: `a + (b − r)`, taken exactly where one side
 /// equals the reference (then the value does not depend on that side's
 /// columns).
 #[inline]
-pub(crate) fn combine(a: f32, b: f32, r: f32) -> f32 {
+fn combine(a: f32, b: f32, r: f32) -> f32 {
     if b.to_bits() == r.to_bits() {
         a
     } else if a.to_bits() == r.to_bits() {
