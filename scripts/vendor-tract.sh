@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Re-creates vendor/tract-onnx, vendor/tract-nnef and vendor/tract-hir: the published crates
+# Re-creates vendor/tract-onnx, vendor/tract-nnef, vendor/tract-hir and vendor/tract-core:
+# the published crates
 # (checked against their crates.io SHA-256) with vendor/patches/*.patch
 # applied. Cargo.toml's [patch.crates-io] builds against these copies.
 #
@@ -18,13 +19,14 @@ declare -A SHA256=(
     [tract-onnx]=43727ce75fcd18908927e6e1b47d043fe5606d8b85c8ea6aa36481406d37b24a
     [tract-nnef]=3bdfc2f17d10eaf04d27f7a2d7b45e3dc41ffd0bc6c1e48d87636d7e960d441d
     [tract-hir]=cc9b23e03b965c23ff4362b8cd062f21ccce2eeed40cb28a7f3715e8facf2984
+    [tract-core]=bb76580817f14ceb9f054d3732c1d09575940e88fa5bbfc85c3eae34482bb089
 )
 mode=${1:-write}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 status=0
-for crate in tract-onnx tract-nnef tract-hir; do
+for crate in tract-onnx tract-nnef tract-hir tract-core; do
     file="$crate-$VERSION.crate"
     cached=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"$file" 2>/dev/null | head -1 || true)
     if [[ -n "$cached" ]]; then

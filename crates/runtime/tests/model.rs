@@ -285,7 +285,7 @@ fn gather_with_constant_indices_or_axis_out_of_range_is_a_model_error_not_a_pani
 fn matmul_of_a_scalar_is_a_model_error_not_a_panic() {
     // tract-hir's MatMul shape rule inserted a unit axis past the end of a
     // rank-0 shape: a SmallVec index panic while the model was typed (found
-    // by the onnx_structure fuzz target, fuzz/seeds/onnx_structure/smallvec-index).
+    // by the onnx_structure fuzz target, fuzz/seeds/onnx_structure/matmul-scalar).
     let spec = mlp_spec(Head::Sigmoid);
     for inputs in [["w", "s"], ["s", "w"], ["s", "s"]] {
         let mut graph = mlp_graph(Head::Sigmoid);
@@ -301,6 +301,210 @@ fn matmul_of_a_scalar_is_a_model_error_not_a_panic() {
     graph.initializer.push(common::tensor_f32("w", &[3, 2], vec![1.0; 6]));
     graph.node.push(common::node("MatMul", &["v", "w"], &["product"], vec![]));
     Model::from_json(&encode_model(graph), &spec).unwrap();
+}
+
+/// The test MLP with one more (dangling) node whose operands include `t`, a
+/// constant `[3, 1]` tensor: every node is typed at load, used or not.
+fn with_node_on_a_constant(
+    op: &str,
+    extra: Vec<tract_onnx::pb::TensorProto>,
+    inputs: &[&str],
+    attributes: Vec<tract_onnx::pb::AttributeProto>,
+) -> Vec<u8> {
+    with_nodes_outputs_on_a_constant(op, extra, inputs, &["extra"], attributes)
+}
+
+fn with_nodes_outputs_on_a_constant(
+    op: &str,
+    extra: Vec<tract_onnx::pb::TensorProto>,
+    inputs: &[&str],
+    outputs: &[&str],
+    attributes: Vec<tract_onnx::pb::AttributeProto>,
+) -> Vec<u8> {
+    let mut graph = mlp_graph(Head::Sigmoid);
+    graph.initializer.push(common::tensor_f32("t", &[3, 1], vec![1.0, 2.0, 3.0]));
+    graph.initializer.extend(extra);
+    graph.node.push(common::node(op, inputs, outputs, attributes));
+    encode_model(graph)
+}
+
+fn bool_tensor(name: &str, values: &[bool]) -> tract_onnx::pb::TensorProto {
+    tract_onnx::pb::TensorProto {
+        name: name.into(),
+        dims: vec![values.len() as i64],
+        data_type: tract_onnx::pb::tensor_proto::DataType::Bool as i32,
+        int32_data: values.iter().map(|&b| b as i32).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn squeeze_or_unsqueeze_axes_out_of_range_or_repeated_are_a_model_error_not_a_panic() {
+    // tract-hir removed or inserted a unit axis at an index it had not
+    // checked: a SmallVec index panic while the model was typed (found by the
+    // onnx_structure fuzz target, seeds squeeze-axis and unsqueeze-axis).
+    let spec = mlp_spec(Head::Sigmoid);
+    for op in ["Squeeze", "Unsqueeze"] {
+        // The last case names one axis twice, once counted from the end (the
+        // input has rank 2, Unsqueeze's output here rank 4).
+        let twice = if op == "Squeeze" { [1, -1] } else { [3, -1] };
+        for axes in [&[5][..], &[-9], &[2, 7], &[1, 1], &twice] {
+            let onnx = with_node_on_a_constant(
+                op,
+                vec![common::tensor_i64("axes", &[axes.len() as i64], axes.to_vec())],
+                &["t", "axes"],
+                vec![],
+            );
+            let e = load_err(&onnx, &spec);
+            assert_eq!(e.kind(), ErrorKind::Model, "{op} {axes:?}: {e}");
+        }
+    }
+    // The axes ONNX allows still load, negative ones included.
+    for (op, axes) in [("Squeeze", &[1][..]), ("Squeeze", &[-1]), ("Unsqueeze", &[0, 3]), ("Unsqueeze", &[-1, 0])] {
+        let onnx = with_node_on_a_constant(
+            op,
+            vec![common::tensor_i64("axes", &[axes.len() as i64], axes.to_vec())],
+            &["t", "axes"],
+            vec![],
+        );
+        Model::from_json(&onnx, &spec).unwrap_or_else(|e| panic!("{op} {axes:?}: {e}"));
+    }
+}
+
+#[test]
+fn pow_of_types_with_no_common_type_is_a_model_error_not_a_panic() {
+    // tract-onnx unwrapped the common type of Pow's operands, so a float
+    // raised to a bool panicked while the model was typed (found by the
+    // onnx_structure fuzz target, seed pow-no-common-type).
+    let flag = bool_tensor("flag", &[true]);
+    let onnx = with_node_on_a_constant("Pow", vec![flag], &["t", "flag"], vec![]);
+    let e = load_err(&onnx, &mlp_spec(Head::Sigmoid));
+    assert_eq!(e.kind(), ErrorKind::Model, "{e}");
+    assert!(e.message().contains("no common type"), "{e}");
+    let two = common::tensor_f32("two", &[1], vec![2.0]);
+    Model::from_json(&with_node_on_a_constant("Pow", vec![two], &["t", "two"], vec![]), &mlp_spec(Head::Sigmoid))
+        .unwrap();
+}
+
+#[test]
+fn layer_norm_axis_out_of_range_is_a_model_error_not_a_hang() {
+    // tract-onnx cast a LayerNormalization axis outside [-rank, rank) to
+    // usize and looped up to it: a load that never ended (found by the
+    // onnx_structure fuzz target as a timeout, seed layer-norm-axis).
+    let spec = mlp_spec(Head::Sigmoid);
+    let scale = || vec![common::tensor_f32("scale", &[1], vec![1.0])];
+    for axis in [2, 9, -3, i64::MIN, i64::MAX] {
+        let onnx = with_node_on_a_constant(
+            "LayerNormalization",
+            scale(),
+            &["t", "scale"],
+            vec![common::int_attr("axis", axis)],
+        );
+        let e = load_err(&onnx, &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "axis {axis}: {e}");
+        assert!(e.message().contains("out of range"), "axis {axis}: {e}");
+    }
+    for axis in [1, -1, 0, -2] {
+        let onnx = with_node_on_a_constant(
+            "LayerNormalization",
+            scale(),
+            &["t", "scale"],
+            vec![common::int_attr("axis", axis)],
+        );
+        Model::from_json(&onnx, &spec).unwrap_or_else(|e| panic!("axis {axis}: {e}"));
+    }
+}
+
+#[test]
+fn operator_arguments_out_of_range_are_a_model_error_not_a_panic() {
+    // Each of these panicked (an index, a negative dimension, a division by
+    // zero) or never finished while the model was typed: its constant
+    // operands are evaluated at load. Found by probing the ops next to the
+    // fuzz target's finds; fixed in the vendored tract-onnx, tract-hir and
+    // tract-core (vendor/README.md).
+    use common::{int_attr, ints_attr, tensor_f32 as f32s, tensor_i64 as i64s};
+    let spec = mlp_spec(Head::Sigmoid);
+    let one = || vec![int_attr("axis", 0)];
+    #[rustfmt::skip]
+    // (op, extra constants, inputs, outputs, attributes)
+    type Case = (&'static str, Vec<tract_onnx::pb::TensorProto>, &'static [&'static str], &'static [&'static str], Vec<tract_onnx::pb::AttributeProto>);
+    let cases: Vec<Case> = vec![
+        ("Compress", vec![bool_tensor("c", &[true, false])], &["t", "c"], &["o"], vec![int_attr("axis", 5)]),
+        ("Compress", vec![bool_tensor("c", &[true; 9])], &["t", "c"], &["o"], one()),
+        ("Expand", vec![i64s("shape", &[1], vec![-1])], &["t", "shape"], &["o"], vec![]),
+        ("Hardmax", vec![], &["t"], &["o"], vec![int_attr("axis", -9)]),
+        (
+            "ScatterElements",
+            vec![i64s("i", &[3, 1], vec![0; 3]), f32s("u", &[3, 1], vec![0.0; 3])],
+            &["t", "i", "u"],
+            &["o"],
+            vec![int_attr("axis", 5)],
+        ),
+        (
+            "ScatterElements",
+            vec![i64s("i", &[3, 1], vec![7, 0, 0]), f32s("u", &[3, 1], vec![0.0; 3])],
+            &["t", "i", "u"],
+            &["o"],
+            one(),
+        ),
+        ("Transpose", vec![], &["t"], &["o"], vec![ints_attr("perm", &[0, 5])]),
+        ("Transpose", vec![], &["t"], &["o"], vec![ints_attr("perm", &[0, 0])]),
+        (
+            "OneHot",
+            vec![i64s("i", &[2], vec![0, 1]), i64s("d", &[], vec![3]), f32s("v", &[2], vec![0.0, 1.0])],
+            &["i", "d", "v"],
+            &["o"],
+            vec![int_attr("axis", 5)],
+        ),
+        ("TopK", vec![i64s("k", &[1], vec![1])], &["t", "k"], &["o", "oi"], vec![int_attr("axis", 5)]),
+        ("GatherElements", vec![i64s("i", &[3, 1], vec![7, 0, -9])], &["t", "i"], &["o"], one()),
+        ("GatherND", vec![i64s("i", &[1, 1], vec![7])], &["t", "i"], &["o"], vec![]),
+        ("ConstantOfShape", vec![i64s("s", &[1], vec![-3])], &["s"], &["o"], vec![]),
+        ("Pad", vec![i64s("p", &[4], vec![-9, 0, 0, 0])], &["t", "p"], &["o"], vec![]),
+        (
+            "Range",
+            vec![f32s("a", &[], vec![0.0]), f32s("l", &[], vec![1e30]), f32s("d", &[], vec![1e-30])],
+            &["a", "l", "d"],
+            &["o"],
+            vec![],
+        ),
+        (
+            "Slice",
+            vec![
+                i64s("b", &[1], vec![0]),
+                i64s("e", &[1], vec![1]),
+                i64s("ax", &[1], vec![0]),
+                i64s("st", &[1], vec![0]),
+            ],
+            &["t", "b", "e", "ax", "st"],
+            &["o"],
+            vec![],
+        ),
+        ("Tile", vec![i64s("r", &[2], vec![-2, 1])], &["t", "r"], &["o"], vec![]),
+    ];
+    for (op, extra, inputs, outputs, attributes) in cases {
+        let detail = format!(
+            "{op} {:?} {:?}",
+            extra.iter().map(|t| (&t.name, &t.int64_data)).collect::<Vec<_>>(),
+            attributes.iter().map(|a| (&a.name, a.i, &a.ints)).collect::<Vec<_>>()
+        );
+        let onnx = with_nodes_outputs_on_a_constant(op, extra, inputs, outputs, attributes);
+        let e = load_err(&onnx, &spec);
+        assert_eq!(e.kind(), ErrorKind::Model, "{detail}: {e}");
+    }
+    // What ONNX allows still loads: a OneHot index off its depth is a row of
+    // off values, a float Range with a fractional step has a length.
+    #[rustfmt::skip]
+    let fine: Vec<(&str, Vec<tract_onnx::pb::TensorProto>, &[&str])> = vec![
+        ("OneHot", vec![i64s("i", &[2], vec![0, 99]), i64s("d", &[], vec![3]), f32s("v", &[2], vec![0.0, 1.0])], &["i", "d", "v"]),
+        ("Range", vec![f32s("a", &[], vec![0.0]), f32s("l", &[], vec![10.0]), f32s("d", &[], vec![0.5])], &["a", "l", "d"]),
+        ("Tile", vec![i64s("r", &[2], vec![2, 1])], &["t", "r"]),
+        ("Pad", vec![i64s("p", &[4], vec![1, 0, 0, 0])], &["t", "p"]),
+    ];
+    for (op, extra, inputs) in fine {
+        Model::from_json(&with_node_on_a_constant(op, extra, inputs, vec![]), &spec)
+            .unwrap_or_else(|e| panic!("{op}: {e}"));
+    }
 }
 
 #[test]

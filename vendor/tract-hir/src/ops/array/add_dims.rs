@@ -8,19 +8,33 @@ pub struct AddDims {
 }
 
 impl AddDims {
-    pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TVec<D> {
+    pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         let rank = input.len() as isize;
         let mut shape: TVec<D> = input.iter().cloned().collect();
         let output_rank = rank + self.axes.len() as isize;
-        let axes = self
+        let mut axes = self
             .axes
             .iter()
-            .map(|&axis| if axis < 0 { axis + output_rank } else { axis } as usize)
-            .sorted();
+            .map(|&a| {
+                let axis = if a < 0 { a + output_rank } else { a };
+                ensure!(
+                    (0..output_rank).contains(&axis),
+                    "Unsqueeze axis {a} is out of range for an output of rank {output_rank}"
+                );
+                Ok(axis as usize)
+            })
+            .collect::<TractResult<Vec<_>>>()?;
+        axes.sort_unstable();
+        ensure!(
+            axes.windows(2).all(|w| w[0] != w[1]),
+            "Unsqueeze axes {:?} name an axis twice",
+            self.axes
+        );
+        // Distinct and sorted, each axis is at most the rank reached so far.
         for axis in axes {
             shape.insert(axis, D::one())
         }
-        shape
+        Ok(shape)
     }
 }
 
@@ -43,7 +57,7 @@ impl Expansion for AddDims {
         s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
         s.equals(&outputs[0].rank, (&inputs[0].rank).bex() + self.axes.len() as i64)?;
         s.given(&inputs[0].shape, move |s, shape| {
-            let output_shape = self.output_shape(&shape);
+            let output_shape = self.output_shape(&shape)?;
             s.equals(&outputs[0].shape, output_shape)
         })
     }

@@ -14,6 +14,10 @@ impl MultiBroadcastTo {
         inputs: &[OutletId],
         target_shape: &[TDim],
     ) -> TractResult<TVec<OutletId>> {
+        ensure!(
+            target_shape.iter().all(|d| d.as_i64().is_none_or(|d| d >= 0)),
+            "Expand to a negative dimension: {target_shape:?}"
+        );
         let left_shape = model.outlet_fact(inputs[0])?.shape.to_tvec();
         let dims = tract_core::broadcast::multi_broadcast(&[&*left_shape, target_shape])?;
         let op = Typed::new(dims.into());

@@ -50,6 +50,10 @@ impl Expansion for ConstantOfShape {
         if let Some(shape) = target.outlet_fact(inputs[0])?.konst.clone() {
             let shape = shape.cast_to::<TDim>()?;
             let shape = shape.try_as_plain_ram()?.as_slice::<TDim>()?;
+            ensure!(
+                shape.iter().all(|d| d.as_i64().is_none_or(|d| d >= 0)),
+                "ConstantOfShape with a negative dimension: {shape:?}"
+            );
             let scalar = target.add_const(format!("{prefix}.scalar"), self.scalar.clone())?;
             let op = tract_core::ops::array::MultiBroadcastTo::new(shape.into());
             return target.wire_node(prefix, op, &[scalar]);

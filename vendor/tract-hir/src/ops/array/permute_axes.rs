@@ -7,15 +7,28 @@ pub struct PermuteAxes {
 }
 
 impl PermuteAxes {
+    /// Refuses `perm` unless it is a permutation of `0..rank` (an axis past
+    /// the rank was an index panic).
+    fn check_perm(axes: &[usize], rank: usize) -> TractResult<()> {
+        ensure!(
+            axes.len() == rank,
+            "Op expects tensor of rank {}, input is actually of rank {}.",
+            axes.len(),
+            rank
+        );
+        let mut seen = vec![false; rank];
+        for &axis in axes {
+            ensure!(
+                axis < rank && !std::mem::replace(&mut seen[axis], true),
+                "Transpose perm {axes:?} is not a permutation of the {rank} axes of its input"
+            );
+        }
+        Ok(())
+    }
+
     fn compute_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         if let Some(ref axes) = self.axes {
-            if input.len() != axes.len() {
-                bail!(
-                    "Op expects tensor of rank {}, input is actually of rank {}.",
-                    axes.len(),
-                    input.len()
-                );
-            }
+            Self::check_perm(axes, input.len())?;
             let mut new_shape = tvec![D::zero(); input.len()];
             for (ix, &d) in axes.iter().enumerate() {
                 new_shape[ix] = input[d].clone();
@@ -66,13 +79,7 @@ impl Expansion for PermuteAxes {
     ) -> TractResult<TVec<OutletId>> {
         let fact = target.outlet_fact(inputs[0])?;
         let axes = if let Some(axes) = &self.axes {
-            if fact.rank() != axes.len() {
-                bail!(
-                    "Op expects tensor of rank {}, input is actually of rank {}.",
-                    axes.len(),
-                    fact.rank()
-                );
-            }
+            Self::check_perm(axes, fact.rank())?;
             axes.clone()
         } else {
             (0..fact.rank()).rev().collect()

@@ -39,10 +39,21 @@ impl Expansion for Range {
         s.given_3(&inputs[0].value, &inputs[1].value, &inputs[2].value, move |s, v0, v1, v2| {
             let v0 = v0.cast_to::<TDim>()?;
             let v1 = v1.cast_to::<TDim>()?;
+            // Only a positive integer step gives the length here: a float
+            // step was truncated (to zero under 1: a division by zero) and a
+            // negative one cast to a huge usize. Typing the op computes the
+            // length in those cases.
+            if !(v2.datum_type().is_integer() || v2.datum_type().is_tdim()) {
+                return Ok(());
+            }
             let v2 = v2.cast_to::<i64>()?;
+            let step = *v2.try_as_plain_ram()?.to_scalar::<i64>()?;
+            if step <= 0 {
+                return Ok(());
+            }
             let out = (v1.try_as_plain_ram()?.to_scalar::<TDim>()?.clone()
                 - v0.try_as_plain_ram()?.to_scalar::<TDim>()?)
-            .divceil(*v2.try_as_plain_ram()?.to_scalar::<i64>()? as _);
+            .divceil(step as usize);
             s.equals(&outputs[0].shape[0], out)
         })?;
         Ok(())

@@ -40,8 +40,14 @@ impl Expansion for ScatterElements {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let input_rank = model.outlet_fact(inputs[0])?.rank();
-        let axis = if self.axis < 0 { self.axis + input_rank as i64 } else { self.axis } as usize;
+        let input_rank = model.outlet_fact(inputs[0])?.rank() as i64;
+        let axis = if self.axis < 0 { self.axis + input_rank } else { self.axis };
+        ensure!(
+            (0..input_rank).contains(&axis),
+            "ScatterElements axis {} is out of range for an input of rank {input_rank}",
+            self.axis
+        );
+        let axis = axis as usize;
         let super_type = if let Some(super_type) = DatumType::super_type_for([
             model.outlet_fact(inputs[0])?.datum_type,
             model.outlet_fact(inputs[2])?.datum_type,

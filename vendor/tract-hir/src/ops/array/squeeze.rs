@@ -11,10 +11,24 @@ pub struct Squeeze {
 impl Squeeze {
     pub fn output_shape<D: DimLike>(&self, input: &[D]) -> TractResult<TVec<D>> {
         if let Some(ref axes) = self.axes {
-            let axes = axes
+            let rank = input.len() as isize;
+            let mut axes = axes
                 .iter()
-                .map(|&a| if a < 0 { a + input.len() as isize } else { a } as usize)
-                .collect::<Vec<_>>();
+                .map(|&a| {
+                    let axis = if a < 0 { a + rank } else { a };
+                    ensure!(
+                        (0..rank).contains(&axis),
+                        "Squeeze axis {a} is out of range for an input of rank {rank}"
+                    );
+                    Ok(axis as usize)
+                })
+                .collect::<TractResult<Vec<_>>>()?;
+            axes.sort_unstable();
+            ensure!(
+                axes.windows(2).all(|w| w[0] != w[1]),
+                "Squeeze axes {:?} name an axis twice",
+                self.axes
+            );
             let mut shape: TVec<D> = input.iter().cloned().collect();
             for &axis in axes.iter().rev() {
                 if shape.remove(axis) != D::one() {

@@ -36,7 +36,7 @@ impl Expansion for LayerHardmax {
         let input_fact = target.outlet_fact(input)?.clone();
         let input_dt = input_fact.datum_type;
         let rank = input_fact.rank();
-        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis } as usize;
+        let axis = axis_for(self.axis, rank)?;
         let suffix_dim: TDim = input_fact.shape[axis..].iter().product();
         let dim = if self.coerce_to_2d {
             suffix_dim.to_usize()
@@ -138,12 +138,21 @@ impl Expansion for LayerSoftmax {
         let input = inputs[0];
         let rank = target.outlet_fact(input)?.rank();
         let dt = target.outlet_fact(input)?.datum_type;
-        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis } as usize;
+        let axis = axis_for(self.axis, rank)?;
         let axes =
             if self.coerce_to_2d { (axis..rank).collect::<TVec<usize>>() } else { tvec!(axis) };
         let quant_output_dt = if dt.is_float() { None } else { Some(dt) };
         target.wire_node(name, Softmax { axes, quant_output_dt, ..Softmax::default() }, inputs)
     }
+}
+
+/// The first axis of a Softmax-family op on an input of `rank`, refusing an
+/// axis outside `[-rank, rank)` before the shape is sliced at it.
+fn axis_for(axis: isize, rank: usize) -> TractResult<usize> {
+    let rank = rank as isize;
+    let resolved = if axis < 0 { axis + rank } else { axis };
+    ensure!((0..rank).contains(&resolved), "axis {axis} is out of range for an input of rank {rank}");
+    Ok(resolved as usize)
 }
 
 fn rules<'r, 'p: 'r, 's: 'r>(

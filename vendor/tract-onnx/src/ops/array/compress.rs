@@ -63,7 +63,13 @@ impl EvalOp for Compress {
         let conds = conds.try_as_plain_ram()?.as_slice()?;
         let compressed_dim = conds.iter().filter(|c| **c).count();
         let (shape, axis) = if let Some(axis) = self.axis {
-            let axis = if axis < 0 { axis + input.rank() as isize } else { axis } as usize;
+            let axis = axis_for(axis, input.rank())?;
+            ensure!(
+                conds.len() <= input.shape()[axis],
+                "Compress condition of len {} is longer than axis {axis} of {:?}",
+                conds.len(),
+                input.shape()
+            );
             let mut shape: TVec<usize> = input.shape().into();
             shape[axis] = compressed_dim;
             (shape, Some(axis))
@@ -83,6 +89,14 @@ impl EvalOp for Compress {
     }
 }
 
+/// Compress's axis on an input of `rank`, refusing one outside `[-rank, rank)`.
+fn axis_for(axis: isize, rank: usize) -> TractResult<usize> {
+    let rank = rank as isize;
+    let resolved = if axis < 0 { axis + rank } else { axis };
+    ensure!((0..rank).contains(&resolved), "Compress axis {axis} is out of range for an input of rank {rank}");
+    Ok(resolved as usize)
+}
+
 impl InferenceRulesOp for Compress {
     fn rules<'r, 'p: 'r, 's: 'r>(
         &'s self,
@@ -99,7 +113,7 @@ impl InferenceRulesOp for Compress {
             s.equals(&inputs[0].rank, &outputs[0].rank)?;
             s.given(&inputs[0].rank, move |s, rank| {
                 let rank = rank as usize;
-                let op_axis = if op_axis < 0 { op_axis + rank as isize } else { op_axis } as usize;
+                let op_axis = axis_for(op_axis, rank)?;
                 for axis in 0..rank {
                     if axis != op_axis {
                         s.equals(&inputs[0].shape[axis], &outputs[0].shape[axis])?;

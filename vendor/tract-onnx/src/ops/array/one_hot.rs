@@ -16,6 +16,21 @@ struct OneHot {
     axis: i64,
 }
 
+impl OneHot {
+    /// The new axis in an output of rank `input_rank + 1`, refusing an axis
+    /// outside `[-(input_rank + 1), input_rank]` (the rules loop up to it).
+    fn axis_for(&self, input_rank: i64) -> TractResult<usize> {
+        let output_rank = input_rank + 1;
+        let axis = if self.axis < 0 { self.axis.saturating_add(output_rank) } else { self.axis };
+        ensure!(
+            (0..output_rank).contains(&axis),
+            "OneHot axis {} is out of range for an output of rank {output_rank}",
+            self.axis
+        );
+        Ok(axis as usize)
+    }
+}
+
 impl Expansion for OneHot {
     fn name(&self) -> StaticName {
         "OneHot".into()
@@ -31,7 +46,7 @@ impl Expansion for OneHot {
         let values = model.outlet_fact(inputs[2])?;
         if let (Some(dim), Some(values)) = (&dim.konst, &values.konst) {
             let rank = model.outlet_fact(inputs[0])?.rank();
-            let axis = if self.axis < 0 { self.axis + rank as i64 + 1 } else { self.axis } as usize;
+            let axis = self.axis_for(rank as i64)?;
             let dim = dim.cast_to::<i64>()?;
             let dim = dim.try_as_plain_ram()?.as_slice::<i64>()?[0];
             if dim < 0 {
@@ -64,7 +79,7 @@ impl Expansion for OneHot {
         s.equals(&inputs[2].rank, 1)?;
         s.equals(&inputs[2].shape[0], 2.to_dim())?;
         s.given(&inputs[0].rank, move |s, irank| {
-            let axis = if self.axis < 0 { self.axis + irank + 1 } else { self.axis } as usize;
+            let axis = self.axis_for(irank)?;
             for ix in 0..axis {
                 s.equals(&inputs[0].shape[ix], &outputs[0].shape[ix])?;
             }

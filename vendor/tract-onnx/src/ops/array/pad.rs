@@ -168,6 +168,14 @@ impl Expansion for Pad18 {
             .cast_to::<i64>()?;
         let pads = pads.try_as_plain_ram()?.as_slice::<i64>()?;
 
+        // tract pads by unsigned amounts: a negative pad (ONNX's crop), an
+        // axis past the rank or pads that do not cover the axes are errors,
+        // not a negative dimension or an index panic.
+        ensure!(
+            pads.len() == 2 * axes.len() && axes.iter().all(|&axis| axis < rank),
+            "Pad with pads {pads:?} for axes {axes:?} of an input of rank {rank}"
+        );
+        ensure!(pads.iter().all(|&p| p >= 0), "Pad with negative pads {pads:?} is not supported");
         let mut fixed_pads = vec![(0, 0); rank];
         for (ix, &axis) in axes.iter().enumerate() {
             fixed_pads[axis] = (pads[ix] as usize, pads[ix + pads.len() / 2] as usize);

@@ -17,6 +17,17 @@ struct Topk {
     largest: bool,
 }
 
+impl Topk {
+    /// TopK's axis on an input of `rank`, refusing one outside `[-rank, rank)`
+    /// (tract-core's Topk indexes the shape with it unchecked).
+    fn axis_for(&self, rank: usize) -> TractResult<usize> {
+        let rank = rank as i64;
+        let axis = if self.axis >= 0 { self.axis } else { self.axis + rank };
+        ensure!((0..rank).contains(&axis), "TopK axis {} is out of range for an input of rank {rank}", self.axis);
+        Ok(axis as usize)
+    }
+}
+
 impl Expansion for Topk {
     fn name(&self) -> StaticName {
         "Topk".into()
@@ -41,7 +52,7 @@ impl Expansion for Topk {
         solver.equals(&inputs[1].shape[0], 1.to_dim())?;
 
         solver.given(&inputs[0].rank, move |s, rank| {
-            let axis = if self.axis >= 0 { self.axis } else { self.axis + rank } as usize;
+            let axis = self.axis_for(rank as usize)?;
             for ix in 0..rank as usize {
                 if ix != axis {
                     s.equals(&inputs[0].shape[ix], &outputs[0].shape[ix])?;
@@ -71,7 +82,7 @@ impl Expansion for Topk {
     ) -> TractResult<TVec<OutletId>> {
         let input = model.outlet_fact(inputs[0])?;
         let rank = input.rank();
-        let axis = if self.axis >= 0 { self.axis } else { self.axis + rank as i64 } as usize;
+        let axis = self.axis_for(rank)?;
         let fallback_k = model.symbols.new_with_prefix("k").into();
         model.wire_node(
             prefix,

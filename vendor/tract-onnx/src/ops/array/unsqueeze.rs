@@ -42,7 +42,7 @@ impl Expansion for Unsqueeze13 {
                 .map(|i| *i as isize)
                 .collect();
             let op = tract_hir::ops::array::AddDims::new(axes);
-            let out_shape = op.output_shape(&shape);
+            let out_shape = op.output_shape(&shape)?;
             s.equals(&outputs[0].shape, out_shape)
         })
     }

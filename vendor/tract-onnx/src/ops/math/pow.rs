@@ -55,7 +55,9 @@ impl Expansion for Pow {
             wires = model.wire_node(format!("{name}.pow"), tract_hir::ops::math::pow(), &wires)?;
             model.wire_node(name, tract_hir::ops::cast::cast(dta), &wires)
         } else {
-            let dt = dta.common_super_type(dtb).unwrap();
+            let dt = dta
+                .common_super_type(dtb)
+                .with_context(|| format!("Pow has no common type for {dta:?} and {dtb:?}"))?;
             wires = tract_hir::ops::binary::wire_cast(name, model, &wires, dt)?;
             model.wire_node(name, tract_hir::ops::math::pow(), &wires)
         }

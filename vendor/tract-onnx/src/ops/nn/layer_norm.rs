@@ -33,6 +33,21 @@ pub struct LayerNorm {
     invstddev_output: Option<usize>,
 }
 
+impl LayerNorm {
+    /// The first normalized axis for an input of `rank`, refusing an axis
+    /// outside `[-rank, rank)` (a loop up to it would run for ever).
+    fn axis_for(&self, rank: usize) -> TractResult<usize> {
+        let rank = rank as isize;
+        let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
+        ensure!(
+            (0..rank).contains(&axis),
+            "LayerNormalization axis {} is out of range for an input of rank {rank}",
+            self.axis
+        );
+        Ok(axis as usize)
+    }
+}
+
 impl Expansion for LayerNorm {
     fn name(&self) -> StaticName {
         "LayerNorm".into()
@@ -66,11 +81,7 @@ impl Expansion for LayerNorm {
             s.equals(&inputs[0].rank, &outputs[invstddev].rank)?;
         }
         s.given(&inputs[0].rank, move |s, rank| {
-            let axis = if self.axis < 0 {
-                (self.axis + rank as isize) as usize
-            } else {
-                self.axis as usize
-            };
+            let axis = self.axis_for(rank as usize)?;
             for ax in 0..axis {
                 if let Some(mean) = self.mean_output {
                     s.equals(&inputs[0].shape[ax], &outputs[mean].shape[ax])?;
@@ -100,11 +111,7 @@ impl Expansion for LayerNorm {
     ) -> TractResult<TVec<OutletId>> {
         // Mean = ReduceMean<axes=normalized_axes>(X) D = Sub(X, Mean) DD = Mul(D, D) Var = ReduceMean<axes=normalized_axes>(DD) VarEps = Add(Var, epsilon) StdDev = Sqrt(VarEps) InvStdDev = Reciprocal(StdDev) Normalized = Mul(D, InvStdDev) }
         let fact = model.outlet_fact(inputs[0])?.clone();
-        let axis = if self.axis < 0 {
-            (self.axis + fact.rank() as isize) as usize
-        } else {
-            self.axis as usize
-        };
+        let axis = self.axis_for(fact.rank())?;
         let cast_x =
             model.wire_node(format!("{prefix}.cast_x"), cast(self.datum_type), &[inputs[0]])?;
         let cast_scale =
