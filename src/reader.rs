@@ -26,6 +26,7 @@ use std::fmt;
 use js_sys::{Array, Uint8Array, Uint32Array};
 use reloop_core::Error;
 use reloop_runtime::{Catalog, FieldValues, Model};
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -145,11 +146,75 @@ pub(crate) fn read_entries(value: &JsValue, catalog: &Catalog) -> Result<Vec<u32
     let Some(bytes) = read.dyn_ref::<Uint8Array>() else {
         return Err(input(read.as_string().unwrap_or_else(|| "unreadable entries".into())));
     };
-    let ids: Vec<String> =
-        serde_json::from_slice(&bytes.to_vec()).map_err(|e| input(format!("reading the entries: {e}")))?;
+    let bytes = bytes.to_vec();
     let mut out = Vec::new();
-    catalog.indices_of(&ids, &mut out)?;
-    Ok(out)
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let mut missing = None;
+    IdsSeed { catalog, out: &mut out, missing: &mut missing }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| input(format!("reading the entries: {e}")))?;
+    match missing {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// A JSON list of ids looked up in `catalog` as they are parsed (no string
+/// is allocated for an id without escapes); the first unknown id's error
+/// goes to `missing`.
+struct IdsSeed<'a> {
+    catalog: &'a Catalog,
+    out: &'a mut Vec<u32>,
+    missing: &'a mut Option<Error>,
+}
+
+impl<'de> DeserializeSeed<'de> for IdsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of ids")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(id) = seq.next_element::<IdStr<'de>>()? {
+            if self.missing.is_some() {
+                continue;
+            }
+            match self.catalog.index_of(&id.0) {
+                Some(index) => self.out.push(index),
+                None => *self.missing = Some(self.catalog.not_found(self.out.len(), &id.0)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An id, borrowed from the JSON text where it has no escapes.
+struct IdStr<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for IdStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IdStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an id (a string)")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<IdStr<'de>, E> {
+                Ok(IdStr(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IdStr<'de>, E> {
+                Ok(IdStr(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// A short list of sizes (`warmUp`'s batch sizes): a `Uint32Array` or an

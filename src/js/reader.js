@@ -227,13 +227,14 @@ export function reloop_read_entries(entries) {
     if (n === 0) return new Uint32Array(0);
     const first = entries[0];
     if (typeof first === "string") {
-      let text = "[";
+      // Each element read once, into a plain array the engine stringifies in one call.
+      const ids = new Array(n);
       for (let i = 0; i < n; i++) {
         const id = entries[i];
         if (typeof id !== "string") throw new Problem(`entries[${i}] must be a string like entries[0], got ${kind(id)}`);
-        text += (i === 0 ? "" : ",") + JSON.stringify(id);
+        ids[i] = id;
       }
-      return done(text + "]");
+      return done(JSON.stringify(ids));
     }
     return u32sOf("entries", entries, n, "a catalog index (an integer ≥ 0) like entries[0]");
   } catch (e) {

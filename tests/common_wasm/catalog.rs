@@ -38,6 +38,11 @@ fn catalog_scores_equal_object_scores_and_record_alike() {
         catalog.add([items[0], items[1]], ["m7", "new"]);
         if (catalog.size !== 41 || catalog.indexOf("m7") !== 7 || catalog.indexOf("new") !== 40) throw new Error("add");
         if (!same(b.scoreCatalog(catalog, ["m7", "new"], CONTEXT), b.score([items[0], items[1]], CONTEXT))) throw new Error("replaced");
+        // Ids that JSON escapes, and characters beyond ASCII.
+        const odd = ['q"uote', "back\\slash", "new\nline", "\u0001", "é🎬"];
+        catalog.add(odd.map((_, i) => items[i]), odd);
+        if (!same(b.scoreCatalog(catalog, odd, CONTEXT), b.score(odd.map((_, i) => items[i]), CONTEXT))) throw new Error("odd ids");
+        if (catalog.indicesOf(odd).join() !== "41,42,43,44,45") throw new Error("odd ids' indices");
         catalog.clear();
         if (catalog.size !== 0) throw new Error("clear");
         return want.length;

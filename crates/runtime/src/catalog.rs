@@ -182,12 +182,15 @@ impl Catalog {
         out.reserve(ids.len());
         for (i, id) in ids.iter().enumerate() {
             let id = id.as_ref();
-            let index = self
-                .index_of(id)
-                .ok_or_else(|| Error::input(format!("id {i}: `{}` is not in the catalog", truncate(id))))?;
+            let index = self.index_of(id).ok_or_else(|| self.not_found(i, id))?;
             out.push(index);
         }
         Ok(())
+    }
+
+    /// The error for the `i`-th id of a call, `id`, not being in the catalog.
+    pub fn not_found(&self, i: usize, id: &str) -> Error {
+        Error::input(format!("id {i}: `{}` is not in the catalog", truncate(id)))
     }
 
     /// Adds `items` under `ids` (one per item), replacing the entries whose
