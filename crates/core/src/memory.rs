@@ -40,6 +40,8 @@ pub struct Memory {
     /// Scratch for readouts and their buckets, reused across calls (at most `K`).
     readouts: Vec<Readout>,
     buckets: Vec<usize>,
+    /// Scratch for a batch's buckets in [`Memory::score`] (`K` per row).
+    row_buckets: Vec<u16>,
     /// Per-bucket residuals within one batch.
     cache: ResidualCache,
 }
@@ -57,7 +59,15 @@ impl Memory {
 
     pub(crate) fn from_parts(sketch: Sketch, estimator: Estimator, model_id: ModelId) -> Self {
         let readouts = Vec::with_capacity(usize::from(sketch.config().arrays));
-        Memory { sketch, estimator, model_id, readouts, buckets: Vec::new(), cache: ResidualCache::default() }
+        Memory {
+            sketch,
+            estimator,
+            model_id,
+            readouts,
+            buckets: Vec::new(),
+            row_buckets: Vec::new(),
+            cache: ResidualCache::default(),
+        }
     }
 
     /// Scores one pair.
@@ -102,12 +112,33 @@ impl Memory {
                 y_base.len()
             )));
         }
+        let mut buckets = std::mem::take(&mut self.row_buckets);
+        let scored = self.buckets_of_rows(h, &mut buckets).and_then(|()| self.score_buckets(y_base, &buckets, out));
+        self.row_buckets = buckets;
+        scored
+    }
+
+    /// Scores a batch whose keys are already hashed: `y_base[i]` with the
+    /// buckets `buckets[i·K .. (i+1)·K]` ([`Memory::buckets_of_rows`]), exactly
+    /// as [`Memory::score`] with the keys. `out` is cleared and filled with
+    /// one prediction per row.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] naming the row if `buckets.len()`
+    /// is not `y_base.len() · K`, a bucket is not below `2^L` or a `y_base`
+    /// is outside [0, 1]; `out` is then left empty.
+    pub fn score_buckets(&mut self, y_base: &[f32], buckets: &[u16], out: &mut Vec<Prediction>) -> Result<()> {
+        out.clear();
+        let arrays = usize::from(self.sketch.config().arrays);
+        if buckets.len() != y_base.len() * arrays {
+            return Err(Error::input(format!("{} buckets for {} rows x {arrays} arrays", buckets.len(), y_base.len())));
+        }
         out.reserve(y_base.len());
         let level = self.level();
         self.cache.reset(self.sketch.config().bucket_count());
-        for (i, (&yb, row)) in y_base.iter().zip(h.chunks_exact(d)).enumerate() {
+        for (i, (&yb, row)) in y_base.iter().zip(buckets.chunks_exact(arrays)).enumerate() {
             let read = check_probability("y_base", yb)
-                .and_then(|()| self.sketch.read_indexed(row, &mut self.readouts, &mut self.buckets));
+                .and_then(|()| self.sketch.read_buckets(row, &mut self.readouts, &mut self.buckets));
             match read {
                 Ok(()) => out.push(self.estimator.apply_batched(
                     yb,
@@ -120,6 +151,30 @@ impl Memory {
                     out.clear();
                     return Err(e.with_context(format_args!("row {i}")));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The buckets of a batch of keys `h` (`d` values per row): each row's
+    /// bucket in every array ([`Memory::buckets_of`]), `K` per row, written
+    /// to `out` (cleared first).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidInput`] naming the row if `h.len()` is not
+    /// a multiple of `d` or a row is bad; `out` is then left empty.
+    pub fn buckets_of_rows(&self, h: &[f32], out: &mut Vec<u16>) -> Result<()> {
+        out.clear();
+        let d = self.sketch.config().dim as usize;
+        let arrays = usize::from(self.sketch.config().arrays);
+        if h.len() % d != 0 {
+            return Err(Error::input(format!("hidden batch has {} values, not rows x dim {d}", h.len())));
+        }
+        out.resize(h.len() / d * arrays, 0);
+        for (i, (row, to)) in h.chunks_exact(d).zip(out.chunks_exact_mut(arrays)).enumerate() {
+            if let Err(e) = self.sketch.buckets_of(row, to) {
+                out.clear();
+                return Err(e.with_context(format_args!("row {i}")));
             }
         }
         Ok(())

@@ -292,19 +292,26 @@ impl Sketch {
     pub fn write_buckets(&mut self, buckets: &[u16], y: f32, y_base: f32) -> Result<bool> {
         check_probability("y", y)?;
         check_probability("y_base", y_base)?;
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.index_of_buckets(buckets, &mut index)?;
+        Ok(self.write_indices(&index, y, y_base))
+    }
+
+    /// The absolute index (into the bucket vector) of each array's bucket
+    /// `buckets[k]`, written to `index[..K]`.
+    fn index_of_buckets(&self, buckets: &[u16], index: &mut [usize; MAX_ARRAYS as usize]) -> Result<()> {
         let arrays = usize::from(self.config.arrays);
         let per_array = self.config.buckets_per_array();
         if buckets.len() != arrays {
             return Err(Error::input(format!("{} buckets given for {arrays} arrays", buckets.len())));
         }
-        let mut index = [0usize; MAX_ARRAYS as usize];
         for (k, (slot, &b)) in index.iter_mut().zip(buckets).enumerate() {
             if usize::from(b) >= per_array {
                 return Err(Error::input(format!("bucket {b} of array {k} is not below {per_array}")));
             }
             *slot = k * per_array + usize::from(b);
         }
-        Ok(self.write_indices(&index, y, y_base))
+        Ok(())
     }
 
     /// Each array's bucket for `h` (`0..2^L`), written to `out[..K]`.
@@ -383,17 +390,51 @@ impl Sketch {
         buckets.clear();
         let mut index = [0usize; MAX_ARRAYS as usize];
         self.hash(h, &mut index)?;
+        self.read_index(&index, out, buckets);
+        Ok(())
+    }
+
+    /// As [`Sketch::read_indexed`], for a key already hashed: `buckets[k]`
+    /// is its bucket in array `k` (`0..2^L`, from [`Sketch::buckets_of`]).
+    /// The readouts are those of the key itself, bit for bit.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] unless there is one bucket per array,
+    /// each below `2^L`; `out` and `indices` are left empty then.
+    pub fn read_buckets(&self, buckets: &[u16], out: &mut Vec<Readout>, indices: &mut Vec<usize>) -> Result<()> {
+        out.clear();
+        indices.clear();
+        let mut index = [0usize; MAX_ARRAYS as usize];
+        self.index_of_buckets(buckets, &mut index)?;
+        self.read_index(&index, out, indices);
+        Ok(())
+    }
+
+    /// The readouts of the buckets `index[..K]` that are non-empty, each
+    /// with its index.
+    fn read_index(&self, index: &[usize; MAX_ARRAYS as usize], out: &mut Vec<Readout>, indices: &mut Vec<usize>) {
         let inv = (1.0 / self.scale) as f32;
         let total = (self.total / self.scale) as f32;
         for &i in &index[..usize::from(self.config.arrays)] {
             if let Some(b) = self.buckets.get(i) {
                 if b.count > 0.0 {
                     out.push(Readout { count: b.count * inv, sum_y: b.sum_y * inv, sum_base: b.sum_base * inv, total });
-                    buckets.push(i);
+                    indices.push(i);
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Whether this sketch hashes every key as a sketch of `config` centred
+    /// on `centre` would (the same planes and centre): then
+    /// [`Sketch::buckets_of`] gives the same buckets in both.
+    pub fn hashes_like(&self, config: &SketchConfig, centre: Option<&[f32]>) -> bool {
+        let same_centre = match (self.centre.as_deref(), centre) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            _ => false,
+        };
+        self.config.same_layout(config) && same_centre
     }
 
     /// The bucket `h` falls into in each array (`0..2^L`, array by array):

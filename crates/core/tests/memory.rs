@@ -41,6 +41,42 @@ fn batch_scores_match_single_scores() {
     }
 }
 
+/// Scoring by buckets hashed beforehand gives the keys' own scores, bit
+/// for bit; buckets that do not fit the memory are named errors.
+#[test]
+fn scores_by_buckets_equal_scores_by_key() {
+    for estimator in [residual(), Estimator::default(), Estimator::Paper(PaperParams::default())] {
+        let mut s = session(estimator);
+        for i in 0..30 {
+            s.record(0.3, &[(i % 5) as f32 - 2.0, (i % 3) as f32 - 1.0], i % 2 == 0).expect("record");
+        }
+        let y_base: Vec<f32> = (0..40).map(|i| 0.05 + 0.9 * (i as f32 / 40.0)).collect();
+        let h: Vec<f32> = (0..80).map(|j| ((j * 7 % 11) as f32 - 5.0) / 3.0).collect();
+        let mut buckets = Vec::new();
+        s.buckets_of_rows(&h, &mut buckets).expect("hash");
+        assert_eq!(buckets.len(), 40 * 4);
+        let (mut by_key, mut by_buckets) = (Vec::new(), Vec::new());
+        s.score(&y_base, &h, &mut by_key).expect("score");
+        s.score_buckets(&y_base, &buckets, &mut by_buckets).expect("score buckets");
+        assert_eq!(by_key, by_buckets, "{estimator:?}");
+        let mut one = [0u16; 4];
+        s.buckets_of(&h[6..8], &mut one).expect("one");
+        assert_eq!(&buckets[12..16], &one);
+    }
+    let mut s = session(residual());
+    let mut out = vec![Prediction { base: 0.0, correction: 0.0, score: 0.0 }];
+    let e = s.score_buckets(&[0.5, 0.5], &[0, 1, 2, 3, 0, 1, 8, 3], &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("row 1") && e.to_string().contains("bucket 8"), "{e}");
+    assert!(out.is_empty());
+    let e = s.score_buckets(&[0.5], &[0, 1, 2], &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let mut buckets = vec![1];
+    let e = s.buckets_of_rows(&[0.0, 1.0, f32::NAN, 0.0], &mut buckets).unwrap_err();
+    assert!(e.to_string().contains("row 1"), "{e}");
+    assert!(buckets.is_empty());
+}
+
 #[test]
 fn bad_rows_are_named_and_leave_the_memory_alone() {
     let mut s = session(residual());

@@ -46,12 +46,17 @@
 //! # Ok::<(), reloop_core::Error>(())
 //! ```
 
+use std::ops::Range;
+
 use hashbrown::HashMap;
 use reloop_core::{Error, Result};
 
+use reloop_core::Memory;
+
 use crate::encoder::{InputBuffer, Scratch};
+use crate::entry_buckets::EntryBuckets;
 use crate::item::Fields;
-use crate::model::{Model, OwnedRows, RowData};
+use crate::model::{Model, ModelOutput, OwnedRows, RowData};
 use crate::spec::DType;
 use crate::split::{Split, combine_into};
 
@@ -94,6 +99,8 @@ pub struct Catalog {
     /// (`len × split_width`, the split's share width).
     split: Vec<f32>,
     split_width: usize,
+    /// Each entry's buckets in the memories scoring it, where its key is its own.
+    buckets: EntryBuckets,
 }
 
 impl Catalog {
@@ -129,6 +136,7 @@ impl Catalog {
             layout_index: HashMap::new(),
             split: Vec::new(),
             split_width: if split { model.split().map_or(0, Split::share_width) } else { 0 },
+            buckets: EntryBuckets::default(),
         }
     }
 
@@ -256,6 +264,7 @@ impl Catalog {
             carried.push(fields);
         }
         let split = self.split_rows(&fresh, &carried)?;
+        self.buckets.clear();
 
         for (i, (id, fields)) in ids.iter().zip(carried).enumerate() {
             let id = id.as_ref();
@@ -350,6 +359,7 @@ impl Catalog {
 
     /// Removes every entry (the model stays loaded).
     pub fn clear(&mut self) {
+        self.buckets.clear();
         self.split.clear();
         self.ids.clear();
         self.index_of.clear();
@@ -362,6 +372,28 @@ impl Catalog {
                 Rows::F32(v) => v.clear(),
             }
         }
+    }
+
+    /// How many entries' buckets the catalog keeps, summed over the plane
+    /// sets of the memories that scored it ([`crate::entry_buckets`]).
+    pub fn kept_buckets(&self) -> usize {
+        self.buckets.kept()
+    }
+
+    /// The buckets of every row of a call's output `out` on `entries`
+    /// (`K` per row) into `to`, kept per entry where its key is its own
+    /// ([`crate::entry_buckets`]).
+    ///
+    /// # Errors
+    /// As [`Memory::buckets_of_rows`].
+    pub(crate) fn buckets_of(
+        &self,
+        memory: &Memory,
+        entries: &[u32],
+        out: &ModelOutput,
+        to: &mut Vec<u16>,
+    ) -> Result<()> {
+        self.buckets.fill(memory, self.len(), entries, out, to)
     }
 
     /// Checks that `model` is the catalog's.
@@ -430,7 +462,10 @@ impl Catalog {
     /// split's tail) and the key outputs' rows into `key` (`n × key_width`).
     /// Each is the entry's kept share combined ([`crate::split::combine_into`])
     /// with the context's share for the fields its group does not carry
-    /// (one head run per group in the call).
+    /// (one head run per group in the call). With `own_keys`, `(read,
+    /// own)`: `own` gets, per entry, whether the key values in the ranges
+    /// `read` (of a share's key part) are all its kept share's, because the
+    /// context's share of them is the reference row's.
     ///
     /// # Errors
     /// As [`Catalog::fill`]; [`reloop_core::ErrorKind::Model`] if the head fails.
@@ -440,6 +475,7 @@ impl Catalog {
         entries: &[u32],
         z: &mut [f32],
         key: &mut Vec<f32>,
+        own_keys: &mut Option<(&[Range<usize>], Vec<bool>)>,
         scratch: &Scratch,
     ) -> Result<()> {
         let encoder = self.model.encoder();
@@ -497,6 +533,21 @@ impl Catalog {
         key.clear();
         key.resize(entries.len() * kw, 0.0);
         let (reference_z, reference_key) = split.parts(&split.reference);
+        // A group whose call share of the key values read is the reference
+        // row's takes each of them from the entry's kept share ([`combine_into`]).
+        if let Some((read, own_keys)) = own_keys {
+            let own: Vec<bool> = (0..groups.len())
+                .map(|slot| {
+                    let call_key = calls.get(slot * sw..(slot + 1) * sw).map_or(&[][..], |call| split.parts(call).1);
+                    read.iter().all(|range| match (call_key.get(range.clone()), reference_key.get(range.clone())) {
+                        (Some(b), Some(r)) => b.iter().zip(r).all(|(b, r)| b.to_bits() == r.to_bits()),
+                        _ => false,
+                    })
+                })
+                .collect();
+            own_keys.clear();
+            own_keys.extend(slot_of.iter().map(|&slot| own.get(slot as usize).copied().unwrap_or(false)));
+        }
         for (i, (&entry, &slot)) in entries.iter().zip(&slot_of).enumerate() {
             let (e, slot) = (entry as usize, slot as usize);
             let (Some(to_z), Some(to_key), Some(kept), Some(call)) = (

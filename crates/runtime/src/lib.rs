@@ -47,6 +47,7 @@ pub mod allocator;
 pub mod bundled;
 pub mod catalog;
 pub mod encoder;
+pub mod entry_buckets;
 pub mod indices;
 pub mod inspect;
 pub mod item;

@@ -34,6 +34,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use reloop_core::prob::sigmoid;
@@ -109,6 +110,9 @@ pub struct ModelOutput {
     y_base: Vec<f32>,
     hidden: Vec<f32>,
     dim: usize,
+    /// Per row of a catalog call through the split: whether its key is its
+    /// entry's own, the same whatever the call's context (empty otherwise).
+    entry_keys: Vec<bool>,
 }
 
 impl ModelOutput {
@@ -138,9 +142,19 @@ impl ModelOutput {
         self.hidden.get(from..from.checked_add(self.dim)?)
     }
 
+    /// Whether `row`'s key is its catalog entry's own: computed from the
+    /// entry's kept share alone, so the same in every call whatever the
+    /// context (a catalog call through the split, where every key output is
+    /// inside the head and the context's share of the key is the reference
+    /// row's).
+    pub(crate) fn entry_key(&self, row: usize) -> bool {
+        self.entry_keys.get(row).copied().unwrap_or(false)
+    }
+
     fn clear(&mut self, dim: usize) {
         self.y_base.clear();
         self.hidden.clear();
+        self.entry_keys.clear();
         self.dim = dim;
     }
 }
@@ -755,18 +769,24 @@ impl Model {
         inner.encoder.check_batch(rows)?;
         let plan = split.tail.for_rows(rows);
         let mut key = Vec::new();
+        // The key values the memory reads, if all are inside the head.
+        let read: Option<Vec<Range<usize>>> =
+            inner.key.iter().map(|part| split.key_range(part.output, part.from..part.to)).collect();
+        let mut own_keys = read.as_deref().map(|read| (read, Vec::new()));
         let result = plan
             .run(&split.tail_feed, 1, rows, |buffers, scratch| {
                 inner.encoder.encode_context(context, scratch);
                 let [InputBuffer::F32(z)] = buffers else {
                     return Err(Error::model("split: the tail takes one f32 input"));
                 };
-                catalog.fill_shares(split, entries, z, &mut key, scratch)
+                catalog.fill_shares(split, entries, z, &mut key, &mut own_keys, scratch)
             })
             .and_then(|tail| split.outputs(&tail, &key, rows))
             .and_then(|outputs| self.read_outputs(&outputs, rows, out));
         if result.is_err() {
             out.clear(inner.hidden_dim);
+        } else if let Some((_, own)) = own_keys {
+            out.entry_keys = own;
         }
         result
     }

@@ -53,6 +53,8 @@ pub struct Session {
     on_model_mismatch: OnModelMismatch,
     /// Reused per call.
     out: ModelOutput,
+    /// The buckets of the last output's rows, `K` per row.
+    buckets: Vec<u16>,
     predictions: Vec<Prediction>,
 }
 
@@ -91,6 +93,7 @@ impl Session {
             saved_impressions,
             on_model_mismatch,
             out: ModelOutput::default(),
+            buckets: Vec::new(),
             predictions: Vec::new(),
         };
         Restored { session, discarded }
@@ -105,8 +108,7 @@ impl Session {
     pub fn score<I: Fields, C: Fields + ?Sized>(&mut self, items: &[I], context: &C) -> Result<&[Prediction]> {
         self.predictions.clear();
         self.model.run(items, context, &mut self.out)?;
-        self.memory.score(self.out.y_base(), self.out.hidden(), &mut self.predictions)?;
-        Ok(&self.predictions)
+        self.correct(None)
     }
 
     /// As [`Session::score`], and remembers each item's `(y_base, h)` under
@@ -144,8 +146,7 @@ impl Session {
     ) -> Result<&[Prediction]> {
         self.predictions.clear();
         self.model.run_catalog(catalog, entries, context, &mut self.out)?;
-        self.memory.score(self.out.y_base(), self.out.hidden(), &mut self.predictions)?;
-        Ok(&self.predictions)
+        self.correct(Some((catalog, entries)))
     }
 
     /// As [`Session::score_catalog`], remembering each entry's impression
@@ -174,8 +175,7 @@ impl Session {
     pub fn score_tensors(&mut self, inputs: &[InputTensor<'_>], rows: usize) -> Result<&[Prediction]> {
         self.predictions.clear();
         self.model.run_tensors(inputs, rows, &mut self.out)?;
-        self.memory.score(self.out.y_base(), self.out.hidden(), &mut self.predictions)?;
-        Ok(&self.predictions)
+        self.correct(None)
     }
 
     /// As [`Session::score_tensors`], remembering each row's impression
@@ -211,16 +211,22 @@ impl Session {
     /// Remembers the last scored batch's rows under `ids` (checked): each
     /// row's `y_base` and the bucket its key falls into in each array.
     fn remember<S: AsRef<str>>(&mut self, ids: &[S]) {
-        let mut buckets = [0u16; reloop_core::sketch::MAX_ARRAYS as usize];
         let arrays = usize::from(self.memory.sketch().config().arrays);
-        for (row, id) in ids.iter().enumerate() {
-            if let (Some(&y), Some(h)) = (self.out.y_base().get(row), self.out.hidden_row(row)) {
-                // The key was hashed when the row was scored; it cannot fail here.
-                if self.memory.buckets_of(h, &mut buckets).is_ok() {
-                    self.impressions.insert(id.as_ref(), y, buckets.get(..arrays).unwrap_or(&[]));
-                }
-            }
+        for ((id, &y), buckets) in ids.iter().zip(self.out.y_base()).zip(self.buckets.chunks_exact(arrays)) {
+            self.impressions.insert(id.as_ref(), y, buckets);
         }
+    }
+
+    /// Corrects the last output's rows with the memory: each row's buckets
+    /// (for a catalog call on `entries`, kept by the catalog where the key
+    /// is the entry's own), then their readouts.
+    fn correct(&mut self, catalog: Option<(&Catalog, &[u32])>) -> Result<&[Prediction]> {
+        let hashed = match catalog {
+            Some((catalog, entries)) => catalog.buckets_of(&self.memory, entries, &self.out, &mut self.buckets),
+            None => self.memory.buckets_of_rows(self.out.hidden(), &mut self.buckets),
+        };
+        hashed.and_then(|()| self.memory.score_buckets(self.out.y_base(), &self.buckets, &mut self.predictions))?;
+        Ok(&self.predictions)
     }
 
     /// Records whether the user clicked catalog entry `entry` (scored with

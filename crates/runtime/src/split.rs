@@ -43,6 +43,7 @@
 //! model of another layout, and the bundled model's keys bit for bit.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use reloop_core::{Error, Result};
 use tract_onnx::prelude::{
@@ -286,6 +287,16 @@ impl Split {
             reference: Vec::new(),
             reference_row: OwnedRows(Vec::new()),
         })
+    }
+
+    /// Where values `values` of a row of model output `output` lie in a
+    /// share's key part, if the output is inside the head (a key output).
+    pub(crate) fn key_range(&self, output: usize, values: Range<usize>) -> Option<Range<usize>> {
+        let &(in_key, k) = self.sources.get(output)?;
+        let shapes = self.key_shapes.get(..=k).filter(|_| in_key)?;
+        let widths = shapes.iter().map(|s| s.iter().product::<usize>());
+        let (before, width) = widths.fold((0, 0), |(at, w), next| (at + w, next));
+        (values.start <= values.end && values.end <= width).then(|| before + values.start..before + values.end)
     }
 
     /// Values of one share: `z` and the key outputs' row.
