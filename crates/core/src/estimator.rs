@@ -178,14 +178,15 @@ impl Estimator {
     /// its `pool` is above 0, the intent estimator uses all of it; the paper
     /// estimator ignores it.
     pub fn apply_with(&self, y_base: f32, readouts: &[Readout], level: Option<&MemoryLevel>) -> Prediction {
-        self.apply_inner(y_base, readouts, level, &mut |_, r| self.residual_of(r))
+        let whole = self.whole_term(level);
+        self.apply_inner(y_base, readouts, level, whole, &mut |_, r| self.residual_of(r))
     }
 
     /// [`Estimator::apply_with`] for one row of a batch: `buckets[i]` is the
     /// bucket `readouts[i]` came from ([`crate::Sketch::read_indexed`]), and
-    /// `cache` keeps what is computed per bucket across the rows of the
-    /// batch (clear it whenever the memory changes). Gives exactly the
-    /// prediction of [`Estimator::apply_with`].
+    /// `cache` keeps what is computed per bucket, and from `level`, across
+    /// the rows of the batch (reset it whenever the memory changes). Gives
+    /// exactly the prediction of [`Estimator::apply_with`].
     pub fn apply_batched(
         &self,
         y_base: f32,
@@ -194,7 +195,8 @@ impl Estimator {
         level: Option<&MemoryLevel>,
         cache: &mut ResidualCache,
     ) -> Prediction {
-        self.apply_inner(y_base, readouts, level, &mut |i, r| match buckets.get(i) {
+        let whole = *cache.whole.get_or_insert_with(|| self.whole_term(level));
+        self.apply_inner(y_base, readouts, level, whole, &mut |i, r| match buckets.get(i) {
             Some(&b) => cache.get_or_insert(b, || self.residual_of(r)),
             None => self.residual_of(r),
         })
@@ -205,19 +207,43 @@ impl Estimator {
         y_base: f32,
         readouts: &[Readout],
         level: Option<&MemoryLevel>,
+        whole: Option<f64>,
         resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
     ) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
         let score = match self {
             Estimator::Paper(p) => paper(p, yb, readouts),
-            Estimator::Residual(r) => {
-                residual(r, yb, readouts, level.map(|l| &l.whole).filter(|_| r.pool > 0.0), resid)
-            }
-            Estimator::Intent(r) => intent(r, yb, readouts, level, resid),
+            Estimator::Residual(r) => residual(r, yb, readouts, whole, resid),
+            Estimator::Intent(r) => intent(r, yb, readouts, level, whole.unwrap_or(0.0), resid),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
+    }
+
+    /// What the whole memory contributes to every query of `level`, the
+    /// same for all of them: the residual estimator's pooled residual
+    /// (`None` without pooling or evidence), the intent estimator's offset
+    /// `g` (0 without evidence); `None` for the paper's.
+    fn whole_term(&self, level: Option<&MemoryLevel>) -> Option<f64> {
+        match self {
+            Estimator::Paper(_) => None,
+            Estimator::Residual(p) => {
+                let n0 = f64::from(p.n0);
+                level.map(|l| &l.whole).filter(|w| p.pool > 0.0 && w.count > 0.0 && w.count.is_finite()).map(|w| {
+                    let (n, c) = smoothed_residual(p, w);
+                    n / (n + n0) * c
+                })
+            }
+            Estimator::Intent(p) => {
+                let n0 = f64::from(p.n0);
+                Some(level.filter(|l| live(&l.whole)).map_or(0.0, |l| {
+                    let (n, c) = smoothed_residual(p, &l.whole);
+                    let n_eff = l.concentration.map_or(n, |conc| n * (1.0 - conc) + conc);
+                    n_eff / (n_eff + n0) * c
+                }))
+            }
+        }
     }
 
     /// A readout's smoothed residual `(n, c)` (the residual and intent
@@ -237,12 +263,15 @@ impl Estimator {
 pub struct ResidualCache {
     values: Vec<(f64, f64)>,
     known: Vec<bool>,
+    /// The whole memory's term ([`Estimator::whole_term`]), once computed.
+    whole: Option<Option<f64>>,
 }
 
 impl ResidualCache {
     /// Forgets everything (the memory changed, or a new batch starts), for
     /// a memory of `buckets` buckets in all.
     pub fn reset(&mut self, buckets: usize) {
+        self.whole = None;
         self.known.clear();
         self.known.resize(buckets, false);
         self.values.resize(buckets, (0.0, 0.0));
@@ -299,14 +328,10 @@ fn residual(
     p: &ResidualParams,
     yb: f64,
     readouts: &[Readout],
-    whole: Option<&Readout>,
+    pooled: Option<f64>,
     resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
 ) -> f64 {
     let n0 = f64::from(p.n0);
-    let pooled = whole.filter(|w| w.count > 0.0 && w.count.is_finite()).map(|w| {
-        let (n, c) = smoothed_residual(p, w);
-        n / (n + n0) * c
-    });
     let mut corr = 0.0;
     let mut any = false;
     for (a, i, r) in attention(readouts, p.tau) {
@@ -337,15 +362,10 @@ fn intent(
     yb: f64,
     readouts: &[Readout],
     level: Option<&MemoryLevel>,
+    offset: f64,
     resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
 ) -> f64 {
-    let n0 = f64::from(p.n0);
     let m = f64::from(p.pool);
-    let offset = level.filter(|l| live(&l.whole)).map_or(0.0, |l| {
-        let (n, c) = smoothed_residual(p, &l.whole);
-        let n_eff = l.concentration.map_or(n, |conc| n * (1.0 - conc) + conc);
-        n_eff / (n_eff + n0) * c
-    });
     let found = readouts.iter().filter(|r| live(r)).count() as f64;
     let arrays = level.map_or(found, |l| f64::from(l.arrays).max(found));
     if found == 0.0 || arrays == 0.0 {
