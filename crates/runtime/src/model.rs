@@ -781,8 +781,29 @@ impl Model {
                 };
                 catalog.fill_shares(split, entries, z, &mut key, &mut own_keys, scratch)
             })
-            .and_then(|tail| split.outputs(&tail, &key, rows))
-            .and_then(|outputs| self.read_outputs(&outputs, rows, out));
+            .and_then(|tail| match (&read, split.tail_output(0)) {
+                // Every key value read is in the head: the probability from
+                // the tail, the key straight from the rows' key shares.
+                (Some(read), Some(prob)) => {
+                    let prob = tail.get(prob).ok_or_else(|| Error::model("split: an output is missing"))?;
+                    read_probability(prob, inner.kind, rows, &mut out.y_base)?;
+                    let parts: Vec<KeyValues<'_>> = read
+                        .iter()
+                        .zip(&inner.key)
+                        .map(|(cells, part)| KeyValues {
+                            values: &key,
+                            stride: split.key_width,
+                            cells: cells.clone(),
+                            scale: part.scale,
+                        })
+                        .collect();
+                    if key.len() != rows * split.key_width {
+                        return Err(Error::model("split: key rows of another size"));
+                    }
+                    gather_key(&parts, rows, inner.hidden_dim, &mut out.hidden)
+                }
+                _ => split.outputs(&tail, &key, rows).and_then(|outputs| self.read_outputs(&outputs, rows, out)),
+            });
         if result.is_err() {
             out.clear(inner.hidden_dim);
         } else if let Some((_, own)) = own_keys {
@@ -855,12 +876,12 @@ fn read_probability(t: &TValue, kind: OutputKind, n: usize, out: &mut Vec<f32>) 
 /// Assembles the key of every row from the plan's outputs (the parts'
 /// columns, scaled, in order) into `out`, refusing non-finite values.
 fn read_key(outputs: &[TValue], key: &[KeyColumns], n: usize, dim: usize, out: &mut Vec<f32>) -> Result<()> {
-    let mut views = Vec::with_capacity(key.len());
     let mut casts = Vec::with_capacity(key.len());
     for part in key {
         let t = outputs.get(part.output).ok_or_else(|| Error::model("outputs.hidden: missing output"))?;
         casts.push(t.cast_to::<f32>().map_err(|e| model_err("outputs.hidden", e))?);
     }
+    let mut parts = Vec::with_capacity(key.len());
     for (part, t) in key.iter().zip(&casts) {
         let values = t
             .try_as_plain_ram()
@@ -873,13 +894,27 @@ fn read_key(outputs: &[TValue], key: &[KeyColumns], n: usize, dim: usize, out: &
                 n * part.row
             )));
         }
-        views.push(values);
+        parts.push(KeyValues { values, stride: part.row, cells: part.from..part.to, scale: part.scale });
     }
+    gather_key(&parts, n, dim, out)
+}
+
+/// Where one part of the key lies in a buffer of rows: row `i`'s values
+/// are `values[i·stride ..][cells]`, times `scale`.
+struct KeyValues<'a> {
+    values: &'a [f32],
+    stride: usize,
+    cells: Range<usize>,
+    scale: f32,
+}
+
+/// Each row's key, its parts in order, appended to `out`; non-finite values refused.
+fn gather_key(parts: &[KeyValues<'_>], n: usize, dim: usize, out: &mut Vec<f32>) -> Result<()> {
     out.reserve(n * dim);
     for row in 0..n {
-        for (part, values) in key.iter().zip(&views) {
-            let start = row * part.row;
-            let cells = values.get(start + part.from..start + part.to).unwrap_or(&[]);
+        for part in parts {
+            let start = row * part.stride;
+            let cells = part.values.get(start + part.cells.start..start + part.cells.end).unwrap_or(&[]);
             if part.scale == 1.0 {
                 out.extend_from_slice(cells);
             } else {

@@ -299,6 +299,11 @@ impl Split {
         (values.start <= values.end && values.end <= width).then(|| before + values.start..before + values.end)
     }
 
+    /// Which of the tail's outputs model output `output` is, if the tail computes it.
+    pub(crate) fn tail_output(&self, output: usize) -> Option<usize> {
+        self.sources.get(output).and_then(|&(in_key, i)| (!in_key).then_some(i))
+    }
+
     /// Values of one share: `z` and the key outputs' row.
     pub(crate) fn share_width(&self) -> usize {
         self.width + self.key_width
@@ -383,15 +388,13 @@ pub(crate) fn combine_into(to: &mut [f32], kept: &[f32], call: &[f32], reference
 /// and the reference row's `r`: `a + (b − r)`, taken exactly where one side
 /// equals the reference (then the value does not depend on that side's
 /// columns).
+/// Written as selects over values all computed, with no branch, so the
+/// loop of [`combine_into`] vectorises.
 #[inline]
 fn combine(a: f32, b: f32, r: f32) -> f32 {
-    if b.to_bits() == r.to_bits() {
-        a
-    } else if a.to_bits() == r.to_bits() {
-        b
-    } else {
-        a + (b - r)
-    }
+    let sum = a + (b - r);
+    let unless_a = if a.to_bits() == r.to_bits() { b } else { sum };
+    if b.to_bits() == r.to_bits() { a } else { unless_a }
 }
 
 /// The tail as a model of its own: `z` as its one input, every node after
