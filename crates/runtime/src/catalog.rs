@@ -3,7 +3,9 @@
 //! context encoded per call and the items' rows copied.
 //!
 //! A catalog belongs to one [`Model`] and is shared by every session of a
-//! process or isolate (read-only while scoring). Each entry has an id (a
+//! process or isolate (its entries read-only while scoring; it keeps each
+//! entry's memory buckets once a call has computed them,
+//! [`crate::entry_buckets`]). Each entry has an id (a
 //! non-empty string, unique in the catalog) and the item's encoded row:
 //! the columns of the fields the item carries. Fields it does not carry
 //! come from the call's context, then the spec's default, exactly as for
