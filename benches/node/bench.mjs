@@ -235,7 +235,7 @@ if (relaxedHost) {
 
 // The compared calls run interleaved (one of each per round, the order
 // rotating), so a slow phase of the machine hits all of them alike.
-const { reloop, reloopB, byIndexB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden, byIndex, byId, relaxedScore, relaxedById } = await timeInterleaved({
+const { reloop, reloopB, byIndexB, byIdB, ortRun, ortProbOnly, ortEncoded, detailed, detailedHidden, byIndex, byId, relaxedScore, relaxedById } = await timeInterleaved({
   reloop: () => session.score(items, context),
   byIndex: () => session.scoreCatalog(catalog, entries, context),
   byId: () => session.scoreCatalog(catalog, catalogIds, context),
@@ -245,6 +245,7 @@ const { reloop, reloopB, byIndexB, ortRun, ortProbOnly, ortEncoded, detailed, de
   ...(sessionB ? {
     reloopB: () => sessionB.score(items, context),
     byIndexB: () => sessionB.scoreCatalog(catalogB, entries, context),
+    byIdB: () => sessionB.scoreCatalog(catalogB, catalogIds, context),
   } : {}),
   ...(relaxed ? {
     relaxedScore: () => relaxed.session.score(items, context),
@@ -323,6 +324,8 @@ if (reloopB) {
   console.log(`| A / B score, p50 (p99) | ${(reloop.p50 / reloopB.p50).toFixed(3)} (${(reloop.p99 / reloopB.p99).toFixed(3)}) | | |`);
   console.log(`| B scoreCatalog by index / run, p50 | ${ms(byIndexB.p50)} ms | ${ms(ortRun.p50)} ms | ${(byIndexB.p50 / ortRun.p50).toFixed(2)} |`);
   console.log(`| A / B scoreCatalog by index, p50 (p99) | ${(byIndex.p50 / byIndexB.p50).toFixed(3)} (${(byIndex.p99 / byIndexB.p99).toFixed(3)}) | | |`);
+  console.log(`| B scoreCatalog by id / run, p50 | ${ms(byIdB.p50)} ms | ${ms(ortRun.p50)} ms | ${(byIdB.p50 / ortRun.p50).toFixed(2)} |`);
+  console.log(`| A / B scoreCatalog by id, p50 (p99) | ${(byId.p50 / byIdB.p50).toFixed(3)} (${(byId.p99 / byIdB.p99).toFixed(3)}) | | |`);
 }
 console.log(`| scoreCatalog by index (Uint32Array) / run, p50 | ${ms(byIndex.p50)} ms | ${ms(ortRun.p50)} ms | ${(byIndex.p50 / ortRun.p50).toFixed(2)} |`);
 console.log(`| scoreCatalog by index / run, p99 | ${ms(byIndex.p99)} ms | ${ms(ortRun.p99)} ms | ${(byIndex.p99 / ortRun.p99).toFixed(2)} |`);
