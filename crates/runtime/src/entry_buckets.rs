@@ -8,8 +8,10 @@
 //! outputs are all inside the first layer and carried by the entry, as the
 //! bundled model's genres and year are) — its buckets are too, for every
 //! memory hashing with the same planes. The catalog keeps them per entry,
-//! computed the first time a call needs them, for a few plane sets at once
-//! (sessions of another seed, `L`, `K` or centre); a call reads them
+//! computed the first time a call needs them, for the first
+//! [`MAX_PLANE_SETS`] plane sets that score it (sessions of another seed,
+//! `L`, `K` or centre; calls of further sets hash their rows, so sessions of
+//! many seeds cannot make every call allocate a new set); a call reads them
 //! instead of hashing. They are the hash of the same key, so scores are
 //! the same bit for bit.
 //!
@@ -24,7 +26,7 @@ use reloop_core::{Memory, Result, SketchConfig};
 
 use crate::model::ModelOutput;
 
-/// Plane sets kept at once; the oldest makes room for a new one.
+/// Plane sets kept per catalog (the first that score it, until its entries change).
 pub const MAX_PLANE_SETS: usize = 4;
 /// Most bytes kept for one plane set (`K` buckets of 2 bytes and a flag per
 /// entry); a larger catalog is hashed on every call.
@@ -127,7 +129,8 @@ impl EntryBuckets {
 }
 
 /// The plane set of `memory`'s sketch among `sets`, made (empty, for `len`
-/// entries) if missing and within [`MAX_BYTES_PER_PLANE_SET`].
+/// entries) if missing, within [`MAX_BYTES_PER_PLANE_SET`] and while fewer
+/// than [`MAX_PLANE_SETS`] are kept.
 fn plane_set<'a>(sets: &'a mut Vec<PlaneSet>, memory: &Memory, len: usize) -> Option<&'a mut PlaneSet> {
     let sketch = memory.sketch();
     let position = sets.iter().position(|s| s.known.len() == len && sketch.hashes_like(&s.config, s.centre.as_deref()));
@@ -135,11 +138,9 @@ fn plane_set<'a>(sets: &'a mut Vec<PlaneSet>, memory: &Memory, len: usize) -> Op
         Some(at) => at,
         None => {
             let arrays = usize::from(sketch.config().arrays);
-            if len.checked_mul(arrays * 2 + 1).is_none_or(|bytes| bytes > MAX_BYTES_PER_PLANE_SET) {
+            let too_big = len.checked_mul(arrays * 2 + 1).is_none_or(|bytes| bytes > MAX_BYTES_PER_PLANE_SET);
+            if too_big || sets.len() >= MAX_PLANE_SETS {
                 return None;
-            }
-            if sets.len() >= MAX_PLANE_SETS {
-                sets.remove(0);
             }
             sets.push(PlaneSet {
                 config: sketch.config().clone(),

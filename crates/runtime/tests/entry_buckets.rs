@@ -88,6 +88,29 @@ fn kept_buckets_score_exactly_as_hashing_the_keys() {
     assert_eq!(catalog.kept_buckets(), 0);
 }
 
+/// The first `MAX_PLANE_SETS` plane sets are kept; a further one hashes
+/// every call (and still scores exactly), keeping nothing.
+#[test]
+fn plane_sets_past_the_limit_are_hashed_not_kept() {
+    use reloop_runtime::entry_buckets::MAX_PLANE_SETS;
+    let model = reloop_runtime::bundled::model().unwrap();
+    let ids: Vec<String> = (0..100).map(|i| format!("e{i}")).collect();
+    let mut catalog = Catalog::new(&model);
+    catalog.insert(&ids, &page()).unwrap();
+    let order: Vec<u32> = (0..100).collect();
+    let seeds = 1..=(MAX_PLANE_SETS as u64 + 2);
+    let mut sessions: Vec<Session> = seeds
+        .map(|seed| trained(&model, &SessionOptions { seed: Some(seed), ..SessionOptions::default() }, &catalog))
+        .collect();
+    for round in 0..2 {
+        for (k, session) in sessions.iter_mut().enumerate() {
+            score_and_check(session, &catalog, &order, &contexts()[0], &format!("round {round}, seed {}", k + 1));
+            let sets = if round == 0 { (k + 1).min(MAX_PLANE_SETS) } else { MAX_PLANE_SETS };
+            assert_eq!(catalog.kept_buckets(), 100 * sets, "round {round}, seed {}", k + 1);
+        }
+    }
+}
+
 /// Entries without a year take the context's, so their key depends on the
 /// call: they are hashed every time, and only the others are kept.
 #[test]
