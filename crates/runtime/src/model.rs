@@ -104,8 +104,9 @@ pub struct Model {
 }
 
 /// The result of a batch: `y_base` per row and the hidden vectors, row-major.
-/// Reuse one across calls to avoid reallocating.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Reuse one across calls to avoid reallocating. Two are equal when their
+/// rows are (whichever path computed them).
+#[derive(Clone, Debug, Default)]
 pub struct ModelOutput {
     y_base: Vec<f32>,
     hidden: Vec<f32>,
@@ -113,6 +114,12 @@ pub struct ModelOutput {
     /// Per row of a catalog call through the split: whether its key is its
     /// entry's own, the same whatever the call's context (empty otherwise).
     entry_keys: Vec<bool>,
+}
+
+impl PartialEq for ModelOutput {
+    fn eq(&self, other: &Self) -> bool {
+        self.y_base == other.y_base && self.hidden == other.hidden && self.dim == other.dim
+    }
 }
 
 impl ModelOutput {
