@@ -650,13 +650,18 @@ function assertCoded(e, where) {
   if (!isReloopError(e)) assert.fail(`(a) ${where} threw something other than a coded ReloopError: ${describe(e)}`);
 }
 
+// A catalog entry may lack fields and take them from the context each time it
+// is scored (Catalog#add accepts `{}` and any other object), so the catalog is
+// scored with a context that also carries every item field.
+const CATALOG_CONTEXT = Object.freeze({ ...item(1), ...CONTEXT });
+
 function snapshot(w) {
   return {
     probe: bits(w.session.score(PROBE, CONTEXT)),
     saved: Array.from(w.session.save()),
     events: w.session.events,
     impressions: w.session.impressions,
-    catalog: bits(w.session.scoreCatalog(w.catalog, Uint32Array.from({ length: w.catalog.size }, (_, i) => i), CONTEXT)),
+    catalog: bits(w.session.scoreCatalog(w.catalog, Uint32Array.from({ length: w.catalog.size }, (_, i) => i), CATALOG_CONTEXT)),
   };
 }
 
@@ -846,6 +851,9 @@ const EXAMPLES = [
   [self("Session#score", [{ t: "arr", items: [reenter("session", "score")] }, { t: "good", what: "context", mut: null }, { t: "prim", v: undefined }])],
   [self("Session#record", [reenter("session", "save"), { t: "prim", v: true }, { t: "good", what: "context", mut: null }])],
   [self("Catalog#add", [{ t: "arr", items: [reenter("catalog", "size")] }, { t: "good", what: "ids", n: 1, at: 0, mut: null }])],
+  // Entries with no fields of their own (a typed array, a nested object, an object whose
+  // toString throws) are accepted and take every field from the context when scored.
+  [self("Catalog#add", [{ t: "arr", items: [{ t: "oddTyped", kind: "Int8Array", len: 0, mode: "proxy" }, { t: "deep", depth: 1, kind: "obj" }, { t: "throwingToString" }] }, { t: "good", what: "ids", n: 3, at: 0, mut: null }])],
   [self("Session#scoreTensors", [reenter("session", "events", { t: "prim", v: null }), { t: "prim", v: undefined }])],
   // free() of the object inside its own call.
   [self("Session#score", [{ t: "arr", items: [reenter("victimSession", "free")] }, { t: "good", what: "context", mut: null }], "victim"),
