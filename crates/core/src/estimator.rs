@@ -391,7 +391,9 @@ fn attention(readouts: &[Readout], tau: f32) -> impl Iterator<Item = (f64, usize
     let mut norm = 0.0;
     for (w, r) in weights.iter_mut().zip(readouts) {
         if live(r) {
-            *w = (logit_of(r) - max).exp();
+            let l = logit_of(r);
+            // exp(0) is exactly 1: the largest weight needs no call.
+            *w = if l == max { 1.0 } else { (l - max).exp() };
             norm += *w;
         }
     }
