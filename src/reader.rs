@@ -45,7 +45,8 @@ extern "C" {
         max_batch: u32,
     ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
-    fn reloop_read_entries(entries: &JsValue) -> Result<JsValue, JsValue>;
+    fn reloop_read_entries(entries: &JsValue, revision: f64) -> Result<JsValue, JsValue>;
+    fn reloop_remember_entries(revision: f64, indices: &Uint32Array);
     #[wasm_bindgen(catch)]
     fn reloop_read_item(item: &JsValue, context: &JsValue, fields: &JsValue) -> Result<JsValue, JsValue>;
     fn reloop_copy_typed(value: &JsValue, kind: &str) -> JsValue;
@@ -134,12 +135,19 @@ impl ItemReader {
 }
 
 /// Catalog entries (`scoreCatalog`, `indicesOf`): a `Uint32Array` or an
-/// array of indices, or an array of ids looked up in `catalog`.
+/// array of indices, or an array of ids looked up in `catalog` — by JS
+/// itself where it has looked up every one of them before in this
+/// [revision](Catalog::revision) of the catalog (`js/reader.js` keeps what
+/// this function passes back to it).
 ///
 /// # Errors
 /// `E_INVALID_INPUT` for anything else, or naming the first id not in the catalog.
 pub(crate) fn read_entries(value: &JsValue, catalog: &Catalog) -> Result<Vec<u32>, Error> {
-    let read = reloop_read_entries(value).map_err(|e| input(format!("reading the entries threw: {}", thrown(&e))))?;
+    // Exact in an f64 for the first 2^53 revisions of the process.
+    #[allow(clippy::cast_precision_loss)]
+    let revision = catalog.revision() as f64;
+    let read = reloop_read_entries(value, revision)
+        .map_err(|e| input(format!("reading the entries threw: {}", thrown(&e))))?;
     if let Some(indices) = read.dyn_ref::<Uint32Array>() {
         return Ok(indices.to_vec());
     }
@@ -156,7 +164,10 @@ pub(crate) fn read_entries(value: &JsValue, catalog: &Catalog) -> Result<Vec<u32
         .map_err(|e| input(format!("reading the entries: {e}")))?;
     match missing {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => {
+            reloop_remember_entries(revision, &Uint32Array::from(&out[..]));
+            Ok(out)
+        }
     }
 }
 

@@ -198,13 +198,92 @@ export function reloop_read_item(item, context, fields) {
   }
 }
 
+// Ids looked up before (src/reader.rs `read_entries`), kept per catalog
+// revision: a revision names one catalog's ids and indices as they were and
+// is never given to another catalog or state, so a cached index is right for
+// as long as its revision is asked for. Only ids Rust resolved go in, all of
+// a call at once; a call with any id not cached goes to Rust as before (which
+// also gives the error for an unknown id). Bounded: the most recent
+// `ID_CACHE_REVISIONS` revisions, `ID_CACHE_IDS` ids in all.
+const ID_CACHE_REVISIONS = 4;
+const ID_CACHE_IDS = 1 << 16;
+/** revision → Map(id → index), least recently used first. */
+const idCache = new Map();
+let idCacheSize = 0;
+/** The ids of the last call that went to Rust, and its revision. */
+let pendingIds = null;
+
+/** The cache of `revision`, marked most recently used; undefined if none. */
+function idsOf(revision) {
+  const known = idCache.get(revision);
+  if (known !== undefined && idCache.size > 1) {
+    idCache.delete(revision);
+    idCache.set(revision, known);
+  }
+  return known;
+}
+
+/** The indices of `ids` if every one is cached under `revision`. */
+function cachedIndices(revision, ids) {
+  const known = idsOf(revision);
+  if (known === undefined || known.size === 0) return undefined;
+  const out = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const index = known.get(ids[i]);
+    if (index === undefined) return undefined;
+    out[i] = index;
+  }
+  return out;
+}
+
+/** Drops the least recently used revision other than `keep`; whether there was one. */
+function evictOther(keep) {
+  for (const [revision, known] of idCache) {
+    if (revision === keep) continue;
+    idCache.delete(revision);
+    idCacheSize -= known.size;
+    return true;
+  }
+  return false;
+}
+
 /**
- * Catalog entries for `scoreCatalog`/`indicesOf`: a Uint32Array (or any
- * integer typed array) or an array of non-negative integers → a
- * Uint32Array of indices; an array of strings → its UTF-8 JSON (ids, looked
- * up by the caller). Returns a message on anything else.
+ * Called by Rust once it has resolved the ids of the last `reloop_read_entries`
+ * call (of catalog revision `revision`) to `indices`. Never throws.
  */
-export function reloop_read_entries(entries) {
+export function reloop_remember_entries(revision, indices) {
+  try {
+    const pending = pendingIds;
+    pendingIds = null;
+    if (pending === null || pending.revision !== revision || pending.ids.length !== indices.length) return;
+    let known = idsOf(revision);
+    if (known === undefined) {
+      known = new Map();
+      idCache.set(revision, known);
+      while (idCache.size > ID_CACHE_REVISIONS && evictOther(revision));
+    }
+    while (idCacheSize + indices.length > ID_CACHE_IDS && evictOther(revision));
+    if (idCacheSize + indices.length > ID_CACHE_IDS) return;
+    for (let i = 0; i < indices.length; i++) {
+      const before = known.size;
+      known.set(pending.ids[i], indices[i]);
+      idCacheSize += known.size - before;
+    }
+  } catch {
+    // Only a cache: the call has its indices either way.
+  }
+}
+
+/**
+ * Catalog entries for `scoreCatalog`/`indicesOf` on the catalog whose
+ * revision is `revision`: a Uint32Array (or any integer typed array) or an
+ * array of non-negative integers → a Uint32Array of indices; an array of
+ * strings → a Uint32Array when every id is cached under `revision`, else
+ * its UTF-8 JSON (ids, looked up by the caller, who then passes the indices
+ * to `reloop_remember_entries`). Returns a message on anything else.
+ */
+export function reloop_read_entries(entries, revision) {
+  pendingIds = null;
   try {
     // A fresh copy: Rust reads it from wasm, where a fake or a Proxy would throw uncaught.
     if (typedKind(entries) === "Uint32Array") return new Uint32Array(entries);
@@ -234,6 +313,9 @@ export function reloop_read_entries(entries) {
         if (typeof id !== "string") throw new Problem(`entries[${i}] must be a string like entries[0], got ${kind(id)}`);
         ids[i] = id;
       }
+      const cached = cachedIndices(revision, ids);
+      if (cached !== undefined) return cached;
+      pendingIds = { revision, ids };
       return done(JSON.stringify(ids));
     }
     return u32sOf("entries", entries, n, "a catalog index (an integer ≥ 0) like entries[0]");

@@ -50,6 +50,53 @@ fn catalog_scores_equal_object_scores_and_record_alike() {
     assert_eq!(number(&out), 7.0);
 }
 
+/// Ids looked up again come from the JS side's cache of earlier lookups
+/// (`src/js/reader.js`), kept per catalog revision: two catalogs with the
+/// same ids at other indices, used in turn, a catalog cleared and refilled
+/// in another order, ids added later and an id removed must each give
+/// what the catalog holds now.
+#[wasm_bindgen_test]
+fn ids_looked_up_again_follow_the_catalog_as_it_is_now() {
+    let out = ok(r#"
+        const model = Model.bundled();
+        const items = catalogue(12, 5);
+        const ids = items.map((_, i) => "m" + i);
+        const a = new Catalog(model, items, ids);
+        const b = new Catalog(model, [...items].reverse(), [...ids].reverse());
+        const s = new Session(model, { errorFilter: 0 });
+        s.record(items[3], true, CONTEXT);
+        const page = ["m3", "m0", "m11", "m3"];
+        const want = s.score(page.map((id) => items[Number(id.slice(1))]), CONTEXT);
+        for (let round = 0; round < 3; round++) {
+          if (!same(s.scoreCatalog(a, page, CONTEXT), want)) throw new Error("a, round " + round);
+          if (!same(s.scoreCatalog(b, page, CONTEXT), want)) throw new Error("b, round " + round);
+          if (a.indicesOf(page).join() !== "3,0,11,3") throw new Error("a's indices, round " + round);
+          if (b.indicesOf(page).join() !== "8,11,0,8") throw new Error("b's indices, round " + round);
+        }
+        // Cleared and refilled in the other order: the same ids at b's indices.
+        a.clear();
+        a.add([...items].reverse(), [...ids].reverse());
+        if (a.indicesOf(page).join() !== "8,11,0,8") throw new Error("after clear and add");
+        if (!same(s.scoreCatalog(a, page, CONTEXT), want)) throw new Error("scores after clear and add");
+        // Extended: the cached ids keep their indices, new ones are found.
+        a.add([items[1]], ["late"]);
+        if (a.indicesOf(["m3", "late", "m3"]).join() !== "8,12,8") throw new Error("after extending");
+        // Gone: an error again, though every id was found before.
+        a.clear();
+        a.add([items[0]], ["m0"]);
+        let code = "none";
+        try { s.scoreCatalog(a, page, CONTEXT); } catch (e) { code = e.code; }
+        if (code !== "E_INVALID_INPUT") throw new Error("a removed id was found: " + code);
+        if (a.indicesOf(["m0", "m0"]).join() !== "0,0") throw new Error("the one id left");
+        // A freed catalog's ids do not reach a new one with the same ids elsewhere.
+        b.free();
+        const c = new Catalog(model, items.slice(0, 4).reverse(), ["m0", "m1", "m2", "m3"].reverse());
+        if (c.indicesOf(["m3", "m0"]).join() !== "0,3") throw new Error("a new catalog after a freed one");
+        return want.length;
+    "#);
+    assert_eq!(number(&out), 4.0);
+}
+
 #[wasm_bindgen_test]
 fn a_long_page_through_the_split_scores_within_tolerance() {
     let out = ok(r#"

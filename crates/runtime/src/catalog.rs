@@ -49,6 +49,7 @@
 //! ```
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashMap;
 use reloop_core::{Error, Result};
@@ -103,6 +104,15 @@ pub struct Catalog {
     split_width: usize,
     /// Each entry's buckets in the memories scoring it, where its key is its own.
     buckets: EntryBuckets,
+    /// See [`Catalog::revision`].
+    revision: u64,
+}
+
+/// The last [`Catalog::revision`] handed out in this process.
+static LAST_REVISION: AtomicU64 = AtomicU64::new(0);
+
+fn next_revision() -> u64 {
+    LAST_REVISION.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 impl Catalog {
@@ -139,7 +149,16 @@ impl Catalog {
             split: Vec::new(),
             split_width: if split { model.split().map_or(0, Split::share_width) } else { 0 },
             buckets: EntryBuckets::default(),
+            revision: next_revision(),
         }
+    }
+
+    /// A number that names the catalog's ids and their indices as they are
+    /// now: taken afresh whenever entries are added or cleared, and never
+    /// the same for two catalogs (a clone keeps it until either changes),
+    /// so a lookup of ids cached under it stays right while it is current.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// The model the catalog encodes for.
@@ -267,6 +286,7 @@ impl Catalog {
         }
         let split = self.split_rows(&fresh, &carried)?;
         self.buckets.clear();
+        self.revision = next_revision();
 
         for (i, (id, fields)) in ids.iter().zip(carried).enumerate() {
             let id = id.as_ref();
@@ -361,6 +381,7 @@ impl Catalog {
 
     /// Removes every entry (the model stays loaded).
     pub fn clear(&mut self) {
+        self.revision = next_revision();
         self.buckets.clear();
         self.split.clear();
         self.ids.clear();

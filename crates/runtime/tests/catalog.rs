@@ -105,6 +105,33 @@ fn insert_replaces_in_place_and_extends() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
+/// What the package's JS cache of id lookups relies on (`src/js/reader.js`).
+#[test]
+fn the_revision_changes_with_the_entries_and_is_never_shared() {
+    let model = model();
+    let mut a = catalog(&model);
+    let b = catalog(&model);
+    assert_ne!(a.revision(), b.revision(), "two catalogs with the same entries");
+    let first = a.revision();
+    let mut s = trained(&model);
+    s.score_catalog(&a, &[0, 1], &contexts()[0]).unwrap();
+    assert_eq!(a.index_of("m1"), Some(1));
+    assert_eq!(a.revision(), first, "scoring and looking up change nothing");
+    a.insert(&["m1"], &items()[..1]).unwrap();
+    let replaced = a.revision();
+    assert_ne!(replaced, first);
+    let copy = a.clone();
+    assert_eq!(copy.revision(), replaced, "a clone names the same ids and indices");
+    a.clear();
+    let cleared = a.revision();
+    assert!(![first, replaced, b.revision()].contains(&cleared));
+    // The index m0 had now names another id.
+    a.insert(&["other", "m0"], &items()[..2]).unwrap();
+    assert_eq!(a.index_of("m0"), Some(1));
+    assert!(![first, replaced, cleared, b.revision()].contains(&a.revision()));
+    assert_eq!(copy.revision(), replaced);
+}
+
 #[test]
 fn bad_inserts_change_nothing() {
     let model = model();
@@ -116,10 +143,12 @@ fn bad_inserts_change_nothing() {
         (vec!["a", "a"], vec![items()[0].clone(), items()[1].clone()], "both"),
         (vec!["m0", "z"], vec![items()[1].clone(), bad], "`year`"),
     ] {
+        let revision = catalog.revision();
         let e = catalog.insert(&ids, &items).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.message().contains(what), "{e}");
         assert_eq!(catalog.len(), 5);
+        assert_eq!(catalog.revision(), revision, "a failed insert keeps the revision");
         assert_eq!(catalog.index_of("z"), None);
     }
     // m0 was not replaced by the failed call.
