@@ -32,7 +32,7 @@
 
 use crate::error::{Error, Result};
 use crate::prob::{clip, logit, sigmoid};
-use crate::sketch::{MAX_ARRAYS, Readout};
+use crate::sketch::Readout;
 
 /// Largest accepted `λ`.
 pub const MAX_LAMBDA: f32 = 100.0;
@@ -179,7 +179,8 @@ impl Estimator {
     /// estimator ignores it.
     pub fn apply_with(&self, y_base: f32, readouts: &[Readout], level: Option<&MemoryLevel>) -> Prediction {
         let whole = self.whole_term(level);
-        self.apply_inner(y_base, readouts, level, whole, &mut |_, r| self.residual_of(r))
+        let mut weighted = Vec::with_capacity(readouts.len());
+        self.apply_inner(y_base, readouts, level, whole, &mut |_, r| self.bucket_terms(r), &mut weighted)
     }
 
     /// [`Estimator::apply_with`] for one row of a batch: `buckets[i]` is the
@@ -196,10 +197,20 @@ impl Estimator {
         cache: &mut ResidualCache,
     ) -> Prediction {
         let whole = *cache.whole.get_or_insert_with(|| self.whole_term(level));
-        self.apply_inner(y_base, readouts, level, whole, &mut |i, r| match buckets.get(i) {
-            Some(&b) => cache.get_or_insert(b, || self.residual_of(r)),
-            None => self.residual_of(r),
-        })
+        let mut weighted = std::mem::take(&mut cache.weighted);
+        let prediction = self.apply_inner(
+            y_base,
+            readouts,
+            level,
+            whole,
+            &mut |i, r| match buckets.get(i) {
+                Some(&b) => cache.get_or_insert(b, || self.bucket_terms(r)),
+                None => self.bucket_terms(r),
+            },
+            &mut weighted,
+        );
+        cache.weighted = weighted;
+        prediction
     }
 
     fn apply_inner(
@@ -208,14 +219,20 @@ impl Estimator {
         readouts: &[Readout],
         level: Option<&MemoryLevel>,
         whole: Option<f64>,
-        resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
+        terms: &mut dyn FnMut(usize, &Readout) -> BucketTerms,
+        weighted: &mut Vec<Weighted>,
     ) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
+        let tau = match self {
+            Estimator::Paper(p) => p.tau,
+            Estimator::Residual(p) | Estimator::Intent(p) => p.tau,
+        };
+        attention(readouts, tau, terms, weighted);
         let score = match self {
-            Estimator::Paper(p) => paper(p, yb, readouts),
-            Estimator::Residual(r) => residual(r, yb, readouts, whole, resid),
-            Estimator::Intent(r) => intent(r, yb, readouts, level, whole.unwrap_or(0.0), resid),
+            Estimator::Paper(p) => paper(p, yb, readouts, weighted),
+            Estimator::Residual(r) => residual(r, yb, weighted, whole),
+            Estimator::Intent(r) => intent(r, yb, readouts, level, whole.unwrap_or(0.0), weighted),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
@@ -246,23 +263,39 @@ impl Estimator {
         }
     }
 
-    /// A readout's smoothed residual `(n, c)` (the residual and intent
-    /// estimators; zeros for the paper's, which does not use it).
-    fn residual_of(&self, r: &Readout) -> (f64, f64) {
-        match self {
-            Estimator::Residual(p) | Estimator::Intent(p) => smoothed_residual(p, r),
-            Estimator::Paper(_) => (0.0, 0.0),
-        }
+    /// What a non-empty readout gives whichever row reads it: its attention
+    /// weight before normalising and, for the residual and intent
+    /// estimators, its smoothed residual `(n, c)` (zeros for the paper's,
+    /// which does not use it).
+    fn bucket_terms(&self, r: &Readout) -> BucketTerms {
+        let (tau, (n, c)) = match self {
+            Estimator::Residual(p) | Estimator::Intent(p) => (p.tau, smoothed_residual(p, r)),
+            Estimator::Paper(p) => (p.tau, (0.0, 0.0)),
+        };
+        BucketTerms { weight: raw_weight(r, f64::from(tau)), n, c }
     }
 }
 
-/// Per-bucket smoothed residuals within one batch
-/// ([`Estimator::apply_batched`]): the same bucket is read by many rows,
-/// and its two logarithms need computing once.
+/// What one bucket's readout gives every row that reads it
+/// ([`Estimator::bucket_terms`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct BucketTerms {
+    /// Attention weight before normalising ([`raw_weight`]).
+    weight: f64,
+    /// Evidence `n` and smoothed logit residual `c`.
+    n: f64,
+    c: f64,
+}
+
+/// Per-bucket terms within one batch ([`Estimator::apply_batched`]): the
+/// same bucket is read by many rows, and its two logarithms and one
+/// exponential need computing once.
 #[derive(Clone, Debug, Default)]
 pub struct ResidualCache {
-    values: Vec<(f64, f64)>,
+    values: Vec<BucketTerms>,
     known: Vec<bool>,
+    /// A row's attention, reused from row to row.
+    weighted: Vec<Weighted>,
     /// The whole memory's term ([`Estimator::whole_term`]), once computed.
     whole: Option<Option<f64>>,
 }
@@ -274,10 +307,10 @@ impl ResidualCache {
         self.whole = None;
         self.known.clear();
         self.known.resize(buckets, false);
-        self.values.resize(buckets, (0.0, 0.0));
+        self.values.resize(buckets, BucketTerms::default());
     }
 
-    fn get_or_insert(&mut self, bucket: usize, make: impl FnOnce() -> (f64, f64)) -> (f64, f64) {
+    fn get_or_insert(&mut self, bucket: usize, make: impl FnOnce() -> BucketTerms) -> BucketTerms {
         match (self.known.get_mut(bucket), self.values.get_mut(bucket)) {
             (Some(known), Some(value)) => {
                 if !*known {
@@ -291,11 +324,12 @@ impl ResidualCache {
     }
 }
 
-fn paper(p: &PaperParams, yb: f64, readouts: &[Readout]) -> f64 {
+fn paper(p: &PaperParams, yb: f64, readouts: &[Readout], weighted: &[Weighted]) -> f64 {
     let mut ybar = 0.0;
     let mut ybase_bar = 0.0;
     let mut any = false;
-    for (a, _, r) in attention(readouts, p.tau) {
+    for &Weighted { a, i, .. } in weighted {
+        let Some(r) = readouts.get(i) else { continue };
         any = true;
         ybar += a * f64::from(r.sum_y) / f64::from(r.count);
         ybase_bar += a * f64::from(r.sum_base) / f64::from(r.count);
@@ -324,19 +358,12 @@ fn live(r: &Readout) -> bool {
     r.count > 0.0 && r.count.is_finite()
 }
 
-fn residual(
-    p: &ResidualParams,
-    yb: f64,
-    readouts: &[Readout],
-    pooled: Option<f64>,
-    resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
-) -> f64 {
+fn residual(p: &ResidualParams, yb: f64, weighted: &[Weighted], pooled: Option<f64>) -> f64 {
     let n0 = f64::from(p.n0);
     let mut corr = 0.0;
     let mut any = false;
-    for (a, i, r) in attention(readouts, p.tau) {
+    for &Weighted { a, terms: BucketTerms { n, c, .. }, .. } in weighted {
         any = true;
-        let (n, c) = resid(i, r);
         corr += a * match pooled {
             Some(g) => {
                 let m = f64::from(p.pool);
@@ -363,7 +390,7 @@ fn intent(
     readouts: &[Readout],
     level: Option<&MemoryLevel>,
     offset: f64,
-    resid: &mut dyn FnMut(usize, &Readout) -> (f64, f64),
+    weighted: &[Weighted],
 ) -> f64 {
     let m = f64::from(p.pool);
     let found = readouts.iter().filter(|r| live(r)).count() as f64;
@@ -372,36 +399,69 @@ fn intent(
         return sigmoid(logit(yb) + f64::from(p.lambda) * offset);
     }
     let mut corr = (arrays - found) / arrays * offset;
-    for (a, i, r) in attention(readouts, p.tau) {
-        let (n, c) = resid(i, r);
+    for &Weighted { a, terms: BucketTerms { n, c, .. }, .. } in weighted {
         let term = if n + m > 0.0 { (n * c + m * offset) / (n + m) } else { offset };
         corr += a * found / arrays * term;
     }
     sigmoid(logit(yb) + f64::from(p.lambda) * corr)
 }
 
-/// Softmax of `s_k / τ` over the non-empty readouts, paired with each and
-/// its position in `readouts`.
-fn attention(readouts: &[Readout], tau: f32) -> impl Iterator<Item = (f64, usize, &Readout)> {
-    let tau = f64::from(tau);
-    let logit_of = move |r: &Readout| f64::from(r.share()) / tau;
-    let max = readouts.iter().filter(|r| live(r)).map(logit_of).fold(f64::NEG_INFINITY, f64::max);
-    // Each weight once (at most K readouts), then normalised.
-    let mut weights = [0f64; MAX_ARRAYS as usize];
+/// A non-empty readout's attention weight before normalising,
+/// `exp((s − 1)/τ)` for its share `s`: the softmax of `s/τ` shifted by its
+/// largest possible value (shares are at most 1), the same for every row
+/// reading the bucket, so a batch takes it once per bucket.
+fn raw_weight(r: &Readout, tau: f64) -> f64 {
+    ((f64::from(r.share()) - 1.0) / tau).exp()
+}
+
+/// Below this a row's largest raw weight has lost precision (a `τ` far
+/// below the shares' spread): that row's weights are taken again shifted by
+/// its own largest `s/τ`.
+const TINY_WEIGHT: f64 = 1e-200;
+
+/// One non-empty readout of a row as the estimators read it.
+#[derive(Clone, Copy, Debug)]
+struct Weighted {
+    /// Its softmax weight among the row's non-empty readouts.
+    a: f64,
+    /// Its position in the row's readouts.
+    i: usize,
+    /// Its bucket's terms.
+    terms: BucketTerms,
+}
+
+/// The softmax of `s_k / τ` over the non-empty readouts of a row, each with
+/// its bucket's terms from `terms`, into `out` (cleared first).
+fn attention(
+    readouts: &[Readout],
+    tau: f32,
+    terms: &mut dyn FnMut(usize, &Readout) -> BucketTerms,
+    out: &mut Vec<Weighted>,
+) {
+    out.clear();
     let mut norm = 0.0;
-    for (w, r) in weights.iter_mut().zip(readouts) {
+    let mut top = 0.0f64;
+    for (i, r) in readouts.iter().enumerate() {
         if live(r) {
-            let l = logit_of(r);
-            // exp(0) is exactly 1: the largest weight needs no call.
-            *w = if l == max { 1.0 } else { (l - max).exp() };
-            norm += *w;
+            let t = terms(i, r);
+            norm += t.weight;
+            top = top.max(t.weight);
+            out.push(Weighted { a: t.weight, i, terms: t });
         }
     }
-    readouts
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| live(r))
-        .map(move |(i, r)| (weights.get(i).copied().unwrap_or(0.0) / norm, i, r))
+    if !out.is_empty() && top < TINY_WEIGHT {
+        let tau = f64::from(tau);
+        let logit_of = |w: &Weighted| readouts.get(w.i).map_or(f64::NEG_INFINITY, |r| f64::from(r.share()) / tau);
+        let max = out.iter().map(logit_of).fold(f64::NEG_INFINITY, f64::max);
+        norm = 0.0;
+        for w in out.iter_mut() {
+            w.a = (logit_of(w) - max).exp();
+            norm += w.a;
+        }
+    }
+    for w in out.iter_mut() {
+        w.a /= norm;
+    }
 }
 
 fn check_range(name: &str, v: f32, lo: f32, hi: f32) -> Result<()> {
@@ -426,6 +486,56 @@ mod tests {
 
     fn readout(count: f32, sum_y: f32, sum_base: f32, total: f32) -> Readout {
         Readout { count, sum_y, sum_base, total }
+    }
+
+    /// The softmax of `s_k/τ` shifted by the row's own largest logit, as
+    /// the weights were taken before they were shifted by `1/τ`.
+    fn softmax(readouts: &[Readout], tau: f64) -> Vec<f64> {
+        let logits: Vec<f64> = readouts.iter().map(|r| f64::from(r.share()) / tau).collect();
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+        let norm: f64 = e.iter().sum();
+        e.iter().map(|w| w / norm).collect()
+    }
+
+    #[test]
+    fn attention_is_the_softmax_of_shares_for_every_temperature() {
+        let readouts = [readout(1.0, 1.0, 0.5, 40.0), readout(30.0, 3.0, 9.0, 40.0), readout(7.0, 0.0, 2.0, 40.0)];
+        let est = Estimator::default();
+        // From 1e-4 on, every raw weight but the largest share's underflows
+        // (0.75 below it): the row is taken again against its own largest.
+        for tau in [1e-4f32, 1e-3, 0.01, 0.3, 1.0, 50.0] {
+            let mut weighted = Vec::new();
+            attention(
+                &readouts,
+                tau,
+                &mut |_, r| BucketTerms { weight: raw_weight(r, f64::from(tau)), ..BucketTerms::default() },
+                &mut weighted,
+            );
+            let want = softmax(&readouts, f64::from(tau));
+            // Exact to 1e-12 of each weight; one below about 1e-100 of the
+            // largest may come out as 0 (its raw weight underflowed).
+            for (&Weighted { a, i, .. }, w) in weighted.iter().zip(&want) {
+                assert!(a.is_finite() && (a - w).abs() <= 1e-12 * w.max(1e-100), "tau {tau} readout {i}: {a} vs {w}");
+            }
+            assert_eq!(weighted.len(), 3);
+            let p = est.apply(0.3, &readouts);
+            assert!(p.score.is_finite(), "tau {tau}");
+        }
+        // With τ = 1e-4 the raw weights are all below TINY_WEIGHT but the
+        // largest: e^(-0.25e4) underflows, so without the fallback the
+        // row's weights would be 0/0.
+        let tiny = [readout(1.0, 1.0, 0.5, 40.0), readout(2.0, 1.0, 0.5, 40.0)];
+        assert!(raw_weight(&tiny[1], 1e-4) < TINY_WEIGHT);
+        let mut weighted = Vec::new();
+        attention(
+            &tiny,
+            1e-4,
+            &mut |_, r| BucketTerms { weight: raw_weight(r, 1e-4), ..BucketTerms::default() },
+            &mut weighted,
+        );
+        let got: Vec<f64> = weighted.iter().map(|w| w.a).collect();
+        assert_eq!(got, softmax(&tiny, f64::from(1e-4f32)));
     }
 
     #[test]
