@@ -4,8 +4,10 @@
 // A field is read by name as `item[name]` reads it in JavaScript — own or
 // inherited, enumerable or not, getters run (once per field and call) —
 // and only the fields the model reads are looked at. Each value is checked
-// against the value grammar here and written as JSON text, so the batch
-// crosses into wasm once, as UTF-8 bytes: `[context, [item, ...], ids]`,
+// against the value grammar here and copied (lists into fresh arrays), and
+// the copies are written as JSON text in one JSON.stringify call (by hand
+// when a BigInt is among them), so the batch crosses into wasm once, as
+// UTF-8 bytes: `[context, [item, ...], ids]`,
 // every item (and the context) a list of the model's field values in its
 // field order (`null` where missing). A problem comes back as a string (the
 // message), never as an exception.
@@ -56,72 +58,102 @@ function messageOf(e) {
   return typeof e === "string" ? e : "a non-Error value";
 }
 
-/** A string, finite number, boolean or 64-bit BigInt as JSON text; undefined for other values. */
-function scalar(name, v) {
+/**
+ * A string, finite number, boolean or 64-bit BigInt as it is (checked);
+ * undefined for other values. `batch.big` notes a BigInt (JSON.stringify
+ * cannot write one).
+ */
+function scalar(name, v, batch) {
   switch (typeof v) {
     case "string":
-      return JSON.stringify(v);
+    case "boolean":
+      return v;
     case "number":
       if (!Number.isFinite(v)) throw new Problem(`field \`${name}\` must be a finite number, got ${v}`);
-      return String(v);
-    case "boolean":
-      return v ? "true" : "false";
+      return v;
     case "bigint":
       if (v < MIN_I64 || v > MAX_I64) {
         throw new Problem(`field \`${name}\` is a BigInt outside the 64-bit integer range`);
       }
-      return v.toString();
+      batch.big = true;
+      return v;
     default:
       return undefined;
   }
 }
 
-/** One field value as JSON text. */
-function value(name, v) {
-  if (v === undefined || v === null) return "null";
-  const s = scalar(name, v);
+/** One field value, checked: `null` when missing, a scalar, or a fresh array of scalars. */
+function value(name, v, batch) {
+  if (v === undefined || v === null) return null;
+  const s = scalar(name, v, batch);
   if (s !== undefined) return s;
   if (Array.isArray(v)) {
     const n = v.length;
-    let out = "[";
+    // Arrays grown by push stay packed, which JSON.stringify writes fastest.
+    const out = [];
     for (let i = 0; i < n; i++) {
       const e = v[i];
-      const t = scalar(name, e);
+      const t = scalar(name, e, batch);
       if (t === undefined) {
         if (Array.isArray(e)) throw new Problem(`field \`${name}\`: lists inside lists are not accepted`);
         throw new Problem(`field \`${name}\`: element ${i} is ${kind(e)}; expected a string, number or boolean`);
       }
-      out += i === 0 ? t : "," + t;
+      out.push(t);
     }
-    return out + "]";
+    return out;
   }
   const what = kind(v);
   if (what === "a typed array or buffer") throw new Problem(`field \`${name}\` is a typed array or buffer; pass a plain array`);
   throw new Problem(`field \`${name}\` is ${what}; expected a string, number, boolean or a list of them`);
 }
 
-/** The model's fields of one object (`what` names it in messages) as a JSON list. */
-function fieldsOf(what, obj, fields) {
+/** The model's fields of one object (`what` names it in messages), checked, in field order. */
+function fieldsOf(what, obj, fields, batch) {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new Problem(`${what} must be an object of field values, got ${kind(obj)}`);
   }
-  let out = "[";
+  const out = [];
   for (let f = 0; f < fields.length; f++) {
     const name = fields[f];
-    let text;
     try {
-      text = value(name, obj[name]);
+      out.push(value(name, obj[name], batch));
     } catch (e) {
       if (e instanceof Problem) throw new Problem(`${what}: ${e.message}`);
       throw new Problem(`${what}: reading field \`${name}\` threw: ${messageOf(e)}`);
     }
-    out += f === 0 ? text : "," + text;
   }
-  return out + "]";
+  return out;
 }
 
-function contextOf(context, fields) {
-  return context === undefined || context === null ? "null" : fieldsOf("context", context, fields);
+function contextOf(context, fields, batch) {
+  return context === undefined || context === null ? null : fieldsOf("context", context, fields, batch);
+}
+
+/**
+ * `[context, rows, ids]`, made of values `value` checked, as UTF-8 JSON:
+ * in one JSON.stringify call, unless a BigInt is among them or something
+ * gave arrays a `toJSON` (then written here, value by value).
+ */
+function json(batch, values) {
+  if (!batch.big && !("toJSON" in values)) return done(JSON.stringify(values));
+  return done(text(values));
+}
+
+/** A checked value (or a list of them) as JSON text. */
+function text(v) {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "bigint":
+      return v.toString();
+    case "number":
+    case "boolean":
+      return String(v);
+  }
+  let out = "[";
+  for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ",") + text(v[i]);
+  return out + "]";
 }
 
 /** An array's length through its own `length` (a Proxy may throw or lie). */
@@ -154,7 +186,9 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
     if (!Array.isArray(items)) throw new Problem(`items must be an array of objects, got ${kind(items)}`);
     const n = lengthOf("items", items);
     if (n > maxBatch) throw new Problem(`batch of ${n} items is larger than maxBatch ${maxBatch}`);
-    let text = "[" + contextOf(context, fields) + ",[";
+    const batch = { big: false };
+    const ctx = contextOf(context, fields, batch);
+    const rows = [];
     for (let i = 0; i < n; i++) {
       let item;
       try {
@@ -162,15 +196,13 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
       } catch (e) {
         throw new Problem(`reading item ${i} threw: ${messageOf(e)}`);
       }
-      text += (i === 0 ? "" : ",") + fieldsOf(`item ${i}`, item, fields);
+      rows.push(fieldsOf(`item ${i}`, item, fields, batch));
     }
-    text += "],";
-    if (ids === undefined || ids === null) {
-      text += "null";
-    } else {
+    let list = null;
+    if (ids !== undefined && ids !== null) {
       if (!Array.isArray(ids)) throw new Problem(`ids must be an array of strings, got ${kind(ids)}`);
       const k = lengthOf("ids", ids);
-      text += "[";
+      list = [];
       for (let i = 0; i < k; i++) {
         let id;
         try {
@@ -179,11 +211,10 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
           throw new Problem(`reading ids[${i}] threw: ${messageOf(e)}`);
         }
         if (typeof id !== "string") throw new Problem(`ids[${i}] must be a string, got ${kind(id)}`);
-        text += (i === 0 ? "" : ",") + JSON.stringify(id);
+        list.push(id);
       }
-      text += "]";
     }
-    return done(text + "]");
+    return json(batch, [ctx, rows, list]);
   } catch (e) {
     return failed(e);
   }
@@ -192,7 +223,9 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
 /** One item for `record`, read like a batch of one (no ids). */
 export function reloop_read_item(item, context, fields) {
   try {
-    return done("[" + contextOf(context, fields) + ",[" + fieldsOf("item", item, fields) + "],null]");
+    const batch = { big: false };
+    const ctx = contextOf(context, fields, batch);
+    return json(batch, [ctx, [fieldsOf("item", item, fields, batch)], null]);
   } catch (e) {
     return failed(e);
   }
@@ -316,7 +349,7 @@ export function reloop_read_entries(entries, revision) {
       const cached = cachedIndices(revision, ids);
       if (cached !== undefined) return cached;
       pendingIds = { revision, ids };
-      return done(JSON.stringify(ids));
+      return json({ big: false }, ids);
     }
     return u32sOf("entries", entries, n, "a catalog index (an integer ≥ 0) like entries[0]");
   } catch (e) {
