@@ -502,8 +502,10 @@ mod tests {
     fn attention_is_the_softmax_of_shares_for_every_temperature() {
         let readouts = [readout(1.0, 1.0, 0.5, 40.0), readout(30.0, 3.0, 9.0, 40.0), readout(7.0, 0.0, 2.0, 40.0)];
         let est = Estimator::default();
-        // From 1e-4 on, every raw weight but the largest share's underflows
-        // (0.75 below it): the row is taken again against its own largest.
+        // At τ = 1e-4 even the largest share's raw weight (share 0.75)
+        // underflows, so the row is taken against its own largest logit; at
+        // 1e-3 the smaller shares' raw weights underflow to 0 where their
+        // exact weights are below 1e-100.
         for tau in [1e-4f32, 1e-3, 0.01, 0.3, 1.0, 50.0] {
             let mut weighted = Vec::new();
             attention(
@@ -522,9 +524,8 @@ mod tests {
             let p = est.apply(0.3, &readouts);
             assert!(p.score.is_finite(), "tau {tau}");
         }
-        // With τ = 1e-4 the raw weights are all below TINY_WEIGHT but the
-        // largest: e^(-0.25e4) underflows, so without the fallback the
-        // row's weights would be 0/0.
+        // Shares 0.025 and 0.05 at τ = 1e-4: both raw weights underflow to
+        // 0, so without the fallback the row's weights would be 0/0.
         let tiny = [readout(1.0, 1.0, 0.5, 40.0), readout(2.0, 1.0, 0.5, 40.0)];
         assert!(raw_weight(&tiny[1], 1e-4) < TINY_WEIGHT);
         let mut weighted = Vec::new();
