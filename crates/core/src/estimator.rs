@@ -224,15 +224,11 @@ impl Estimator {
     ) -> Prediction {
         let base = if y_base.is_nan() { 0.5 } else { y_base.clamp(0.0, 1.0) };
         let yb = clip(f64::from(base));
-        let tau = match self {
-            Estimator::Paper(p) => p.tau,
-            Estimator::Residual(p) | Estimator::Intent(p) => p.tau,
-        };
-        attention(readouts, tau, terms, weighted);
+        attention(readouts, self.tau(), terms, weighted);
         let score = match self {
             Estimator::Paper(p) => paper(p, yb, readouts, weighted),
             Estimator::Residual(r) => residual(r, yb, weighted, whole),
-            Estimator::Intent(r) => intent(r, yb, readouts, level, whole.unwrap_or(0.0), weighted),
+            Estimator::Intent(r) => intent(r, yb, level, whole.unwrap_or(0.0), weighted),
         };
         let score = clip(score) as f32;
         Prediction { base, correction: score - base, score }
@@ -268,11 +264,19 @@ impl Estimator {
     /// estimators, its smoothed residual `(n, c)` (zeros for the paper's,
     /// which does not use it).
     fn bucket_terms(&self, r: &Readout) -> BucketTerms {
-        let (tau, (n, c)) = match self {
-            Estimator::Residual(p) | Estimator::Intent(p) => (p.tau, smoothed_residual(p, r)),
-            Estimator::Paper(p) => (p.tau, (0.0, 0.0)),
+        let (n, c) = match self {
+            Estimator::Residual(p) | Estimator::Intent(p) => smoothed_residual(p, r),
+            Estimator::Paper(_) => (0.0, 0.0),
         };
-        BucketTerms { weight: raw_weight(r, f64::from(tau)), n, c }
+        BucketTerms { weight: raw_weight(r, f64::from(self.tau())), n, c }
+    }
+
+    /// `τ`, the attention temperature.
+    fn tau(&self) -> f32 {
+        match self {
+            Estimator::Paper(p) => p.tau,
+            Estimator::Residual(p) | Estimator::Intent(p) => p.tau,
+        }
     }
 }
 
@@ -384,16 +388,10 @@ fn residual(p: &ResidualParams, yb: f64, weighted: &[Weighted], pooled: Option<f
 /// one direction count as one); then each of the `K` arrays reads
 /// `(n_k c_k + m g)/(n_k + m)` for a non-empty bucket (attention-weighted
 /// among them, with `m` = `pool`) and `g` for an empty one, averaged.
-fn intent(
-    p: &ResidualParams,
-    yb: f64,
-    readouts: &[Readout],
-    level: Option<&MemoryLevel>,
-    offset: f64,
-    weighted: &[Weighted],
-) -> f64 {
+fn intent(p: &ResidualParams, yb: f64, level: Option<&MemoryLevel>, offset: f64, weighted: &[Weighted]) -> f64 {
     let m = f64::from(p.pool);
-    let found = readouts.iter().filter(|r| live(r)).count() as f64;
+    // The row's non-empty readouts.
+    let found = weighted.len() as f64;
     let arrays = level.map_or(found, |l| f64::from(l.arrays).max(found));
     if found == 0.0 || arrays == 0.0 {
         return sigmoid(logit(yb) + f64::from(p.lambda) * offset);
