@@ -1,5 +1,6 @@
 //! The scoring path natively, on the bundled MovieLens model: a batch of
-//! 100 items through `Model::run` (encoding + tract) and through
+//! 100 items through `Model::run` (encoding + tract; below, by page size,
+//! through the first-layer split and the whole model) and through
 //! `Session::score` (plus the memory read and the correction), and
 //! one `record`. The wasm package runs the same code; `benches/node`
 //! measures it there against onnxruntime-web.
@@ -72,6 +73,21 @@ fn scoring(c: &mut Criterion) {
                 b.iter(|| model.run_catalog(&catalog, black_box(page), &context, &mut out).expect("runs"));
             });
         }
+    }
+    sizes.finish();
+
+    // Pages of items: through the split (column shares, once made) and the
+    // whole model, by page size.
+    let mut sizes = c.benchmark_group("item_rows");
+    model.warm_up_sizes(&[100]).expect("warms up");
+    for n in [32usize, 48, 64, 100] {
+        let page = &items[..n];
+        sizes.bench_function(format!("split_{n}"), |b| {
+            b.iter(|| model.run(black_box(page), &context, &mut out).expect("runs"));
+        });
+        sizes.bench_function(format!("whole_{n}"), |b| {
+            b.iter(|| model.run_unsplit(black_box(page), &context, &mut out).expect("runs"));
+        });
     }
     sizes.finish();
     let mut group = c.benchmark_group("bundled");

@@ -46,6 +46,7 @@
 pub mod allocator;
 pub mod bundled;
 pub mod catalog;
+pub mod column_shares;
 pub mod encoder;
 pub mod entry_buckets;
 pub mod indices;

@@ -35,6 +35,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use reloop_core::prob::sigmoid;
@@ -45,6 +46,7 @@ use tract_onnx::prelude::{InferenceFact, InferenceModelExt, TDim, TValue, ToDim}
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::catalog::Catalog;
+use crate::column_shares::ColumnShares;
 use crate::encoder::{Encoder, InputBuffer, Scratch};
 use crate::indices::{IndexUse, index_uses};
 use crate::item::Fields;
@@ -55,10 +57,10 @@ use crate::split::Split;
 use crate::tensors::{ColumnBound, InputTensor};
 use crate::workspace::InputFeed;
 
-/// The fewest catalog entries scored through the first-layer split: below
-/// it, the head's extra run for the context costs more than it saves
-/// (`cargo bench -p reloop-runtime --bench session -- catalog_rows`), and a
-/// single-entry record stays bit-identical to recording the item itself.
+/// The fewest catalog entries, or items, scored through the first-layer
+/// split: below it, the split's extra work per call costs more than it
+/// saves (`cargo bench -p reloop-runtime --bench session -- rows`), and a
+/// single-item record stays bit-identical to the model's own score.
 pub const SPLIT_MIN_ROWS: usize = 48;
 
 /// The larger batch [`Model::warm_up`] runs (at most the model's `maxBatch`).
@@ -83,6 +85,9 @@ struct Inner {
     /// The first-layer split for catalog calls, where the model fits it.
     /// Made on first use ([`Model::split`]).
     split: OnceLock<Option<Split>>,
+    /// Pages of items (of at least [`SPLIT_MIN_ROWS`]) scored before the
+    /// split was made: the second makes it ([`Model::run`]).
+    item_pages: AtomicU32,
 }
 
 /// One part of the key: columns `from..to` of the rows (of `row` values)
@@ -438,7 +443,9 @@ impl Model {
         let kind = spec.outputs.kind;
         let columns = crate::tensors::bounds(&spec);
         let split = OnceLock::new();
-        let inner = Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns, split };
+        let item_pages = AtomicU32::new(0);
+        let inner =
+            Inner { plans, spec, encoder, id, inputs, kind, key, hidden_dim, index_uses, columns, split, item_pages };
         Ok(Model { inner: Arc::new(inner) })
     }
 
@@ -548,8 +555,11 @@ impl Model {
     /// (least recently used first); a model that keeps no fixed plans runs
     /// each size on its general plan instead. Scores are the same either way
     /// up to the last bits of a float (tract fuses a fixed plan's kernels).
-    /// Sizes of at least [`SPLIT_MIN_ROWS`] also fix the split's plans, if
-    /// a [`Catalog`] has made it.
+    /// Sizes of at least [`SPLIT_MIN_ROWS`] also make the model's
+    /// first-layer split, if it has one (≈ 20–40 ms in Node for the bundled
+    /// model, with its column shares), and fix its plans, so that pages of
+    /// items ([`Model::run`]) and of catalog entries of those sizes take it
+    /// from their first call.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) for a size of 0 or above the spec's
@@ -583,12 +593,16 @@ impl Model {
 
     /// Runs the split's plans once, if the model has a split: the head on
     /// one row (a catalog call's context), the tail on `rows` — its plan
-    /// fixed to that size when `fix`, else the general one.
+    /// fixed to that size when `fix`, else the general one. With `fix` (a
+    /// page size asked for), the split and its column shares are made if
+    /// they are not yet; otherwise only a split already made is warmed.
     fn warm_up_split(&self, rows: usize, fix: bool) -> Result<()> {
         let inner = &*self.inner;
-        // Only a split already made (by a catalog): a model scored by
-        // objects alone never pays for one.
-        let Some(Some(split)) = inner.split.get() else { return Ok(()) };
+        let split = if fix { self.split() } else { inner.split.get().and_then(Option::as_ref) };
+        let Some(split) = split else { return Ok(()) };
+        if fix {
+            split.column_shares.get_or_init(|| self.make_column_shares(split));
+        }
         let pick = |plans: &Plans, n: usize| {
             let fixed = if fix { plans.fix(n) } else { None };
             fixed.unwrap_or_else(|| Arc::clone(plans.general()))
@@ -678,6 +692,16 @@ impl Model {
     /// Encodes `items` (with `context` filling what they lack) and runs the
     /// model; `out` gets one `y_base` and one hidden vector per item.
     ///
+    /// Where the model has the first-layer split ([`crate::split`]), a batch
+    /// of at least [`SPLIT_MIN_ROWS`] items takes it through
+    /// [`crate::column_shares`]: only the layers after the first run per
+    /// row, and the scores are within 1e-5 of the whole model's
+    /// ([`Model::run_unsplit`]), the keys computed inside the first layer
+    /// equal to its bit for bit. The split is made by the second such batch
+    /// a model scores (or the first after a [`Catalog`] or
+    /// [`Model::warm_up_sizes`] made it), so a one-off page does not pay
+    /// for it. Smaller batches run the whole model.
+    ///
     /// # Errors
     /// * [`ErrorKind::InvalidInput`](reloop_core::ErrorKind::InvalidInput) from the encoder (missing field, wrong
     ///   type, oversized batch), naming the item and field;
@@ -686,8 +710,119 @@ impl Model {
     ///
     /// `out` is left empty on error.
     pub fn run<I: Fields, C: Fields + ?Sized>(&self, items: &[I], context: &C, out: &mut ModelOutput) -> Result<()> {
+        if items.len() >= SPLIT_MIN_ROWS {
+            if let Some((split, shares)) = self.column_shares() {
+                if self.run_columns(split, shares, items, context, out)? {
+                    return Ok(());
+                }
+            }
+        }
+        self.run_unsplit(items, context, out)
+    }
+
+    /// As [`Model::run`], always running the whole model on every row: the
+    /// model's own scores bit for bit, at every batch size (for a parity
+    /// check against another runtime, say).
+    ///
+    /// # Errors
+    /// As [`Model::run`].
+    pub fn run_unsplit<I: Fields, C: Fields + ?Sized>(
+        &self,
+        items: &[I],
+        context: &C,
+        out: &mut ModelOutput,
+    ) -> Result<()> {
         let encoder = &self.inner.encoder;
         self.run_with(items.len(), out, |buffers, scratch| encoder.encode_into(items, context, buffers, scratch))
+    }
+
+    /// Whether a batch of at least [`SPLIT_MIN_ROWS`] items is scored
+    /// through the first-layer split now (see [`Model::run`] for when it is
+    /// made), rather than by the whole model.
+    pub fn splits_items(&self) -> bool {
+        self.inner.split.get().and_then(Option::as_ref).and_then(|s| s.column_shares.get()).is_some_and(Option::is_some)
+    }
+
+    /// The split and its column shares for a page of items, if the model
+    /// has them; see [`Model::run`] for when they are made.
+    fn column_shares(&self) -> Option<(&Split, &ColumnShares)> {
+        let inner = &*self.inner;
+        let split = match inner.split.get() {
+            Some(split) => split.as_ref()?,
+            None if inner.item_pages.fetch_add(1, Ordering::Relaxed) == 0 => return None,
+            None => self.split()?,
+        };
+        let shares = split.column_shares.get_or_init(|| self.make_column_shares(split)).as_ref()?;
+        Some((split, shares))
+    }
+
+    fn make_column_shares(&self, split: &Split) -> Option<ColumnShares> {
+        let head = |rows: &OwnedRows, n: usize| self.unit_shares(split, rows, n);
+        ColumnShares::new(split, &self.inner.columns, &head)
+    }
+
+    /// The shares of `rows` rows through the split head's general plan
+    /// (never a fixed one: [`crate::column_shares::UNIT_BATCH`]).
+    fn unit_shares(&self, split: &Split, data: &OwnedRows, rows: usize) -> Result<Vec<f32>> {
+        let inner = &*self.inner;
+        let tensors = data.tensors();
+        let outputs = split.head.general().run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
+            crate::tensors::copy_into(&tensors, buffers)
+        })?;
+        split.shares(&outputs, rows)
+    }
+
+    /// [`Model::run`] through the split: the items encoded, each row's
+    /// share folded from its columns' ([`crate::column_shares`]), the tail
+    /// run on them. `Ok(false)` when the shares decline the call (the
+    /// general path is cheaper); `out` is left empty then and on error.
+    fn run_columns<I: Fields, C: Fields + ?Sized>(
+        &self,
+        split: &Split,
+        shares: &ColumnShares,
+        items: &[I],
+        context: &C,
+        out: &mut ModelOutput,
+    ) -> Result<bool> {
+        let inner = &*self.inner;
+        let rows = items.len();
+        out.clear(inner.hidden_dim);
+        inner.encoder.check_batch(rows)?;
+        let mut data: Vec<RowData> = inner
+            .spec
+            .inputs
+            .iter()
+            .zip(&inner.columns)
+            .map(|(input, columns)| match input.dtype {
+                DType::I64 => RowData::I64(vec![0; rows * columns.len()]),
+                DType::F32 => RowData::F32(vec![0.0; rows * columns.len()]),
+            })
+            .collect();
+        {
+            let mut buffers: Vec<InputBuffer<'_>> = data
+                .iter_mut()
+                .map(|d| match d {
+                    RowData::I64(v) => InputBuffer::I64(v),
+                    RowData::F32(v) => InputBuffer::F32(v),
+                })
+                .collect();
+            inner.encoder.encode_into(items, context, &mut buffers, &mut Scratch::default())?;
+        }
+        let mut z = vec![0.0; rows * split.width];
+        let mut key = vec![0.0; rows * split.key_width];
+        let head = |rows: &OwnedRows, n: usize| self.unit_shares(split, rows, n);
+        if !shares.fill(split, &data, rows, &mut z, &mut key, &head)? {
+            return Ok(false);
+        }
+        let result = split
+            .tail
+            .for_rows(rows)
+            .run(&split.tail_feed, 1, rows, |buffers, _| crate::tensors::copy_into(&[InputTensor::F32(&z)], buffers));
+        let result = result.and_then(|tail| self.split_outputs(split, &tail, &key, rows, out));
+        if result.is_err() {
+            out.clear(inner.hidden_dim);
+        }
+        result.map(|()| true)
     }
 
     /// Runs the model on catalog entries (`entries`: indices into
@@ -788,35 +923,52 @@ impl Model {
                 };
                 catalog.fill_shares(split, entries, z, &mut key, &mut own_keys, scratch)
             })
-            .and_then(|tail| match (&read, split.tail_output(0)) {
-                // Every key value read is in the head: the probability from
-                // the tail, the key straight from the rows' key shares.
-                (Some(read), Some(prob)) => {
-                    let prob = tail.get(prob).ok_or_else(|| Error::model("split: an output is missing"))?;
-                    read_probability(prob, inner.kind, rows, &mut out.y_base)?;
-                    let parts: Vec<KeyValues<'_>> = read
-                        .iter()
-                        .zip(&inner.key)
-                        .map(|(cells, part)| KeyValues {
-                            values: &key,
-                            stride: split.key_width,
-                            cells: cells.clone(),
-                            scale: part.scale,
-                        })
-                        .collect();
-                    if key.len() != rows * split.key_width {
-                        return Err(Error::model("split: key rows of another size"));
-                    }
-                    gather_key(&parts, rows, inner.hidden_dim, &mut out.hidden)
-                }
-                _ => split.outputs(&tail, &key, rows).and_then(|outputs| self.read_outputs(&outputs, rows, out)),
-            });
+            .and_then(|tail| self.split_outputs(split, &tail, &key, rows, out));
         if result.is_err() {
             out.clear(inner.hidden_dim);
         } else if let Some((_, own)) = own_keys {
             out.entry_keys = own;
         }
         result
+    }
+
+    /// The probability and the key of `rows` rows through the split, from
+    /// the tail's outputs and the rows' key shares (`key`).
+    fn split_outputs(
+        &self,
+        split: &Split,
+        tail: &[TValue],
+        key: &[f32],
+        rows: usize,
+        out: &mut ModelOutput,
+    ) -> Result<()> {
+        let inner = &*self.inner;
+        // The key values the memory reads, if all are inside the head.
+        let read: Option<Vec<Range<usize>>> =
+            inner.key.iter().map(|part| split.key_range(part.output, part.from..part.to)).collect();
+        match (&read, split.tail_output(0)) {
+            // Every key value read is in the head: the probability from
+            // the tail, the key straight from the rows' key shares.
+            (Some(read), Some(prob)) => {
+                let prob = tail.get(prob).ok_or_else(|| Error::model("split: an output is missing"))?;
+                read_probability(prob, inner.kind, rows, &mut out.y_base)?;
+                let parts: Vec<KeyValues<'_>> = read
+                    .iter()
+                    .zip(&inner.key)
+                    .map(|(cells, part)| KeyValues {
+                        values: key,
+                        stride: split.key_width,
+                        cells: cells.clone(),
+                        scale: part.scale,
+                    })
+                    .collect();
+                if key.len() != rows * split.key_width {
+                    return Err(Error::model("split: key rows of another size"));
+                }
+                gather_key(&parts, rows, inner.hidden_dim, &mut out.hidden)
+            }
+            _ => split.outputs(tail, key, rows).and_then(|outputs| self.read_outputs(&outputs, rows, out)),
+        }
     }
 
     /// Reads the probability and the key of `n` rows from a run's outputs.

@@ -44,6 +44,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use reloop_core::{Error, Result};
 use tract_onnx::prelude::{
@@ -59,6 +60,7 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::source::TypedSource;
 use tract_onnx::tract_hir::internal::DimLike;
 
+use crate::column_shares::ColumnShares;
 use crate::model::OwnedRows;
 use crate::onnx::model_err;
 use crate::plans::Plans;
@@ -252,6 +254,9 @@ pub(crate) struct Split {
     /// The reference row itself (each column at the lowest value its field
     /// writes), the base of every row the head runs on.
     pub(crate) reference_row: OwnedRows,
+    /// The unit shares for items scored as they are, made when they are
+    /// first needed ([`crate::column_shares`]).
+    pub(crate) column_shares: OnceLock<Option<ColumnShares>>,
 }
 
 impl Split {
@@ -286,6 +291,7 @@ impl Split {
             sources,
             reference: Vec::new(),
             reference_row: OwnedRows(Vec::new()),
+            column_shares: OnceLock::new(),
         })
     }
 
@@ -391,7 +397,7 @@ pub(crate) fn combine_into(to: &mut [f32], kept: &[f32], call: &[f32], reference
 /// Written as selects over values all computed, with no branch, so the
 /// loop of [`combine_into`] vectorises.
 #[inline]
-fn combine(a: f32, b: f32, r: f32) -> f32 {
+pub(crate) fn combine(a: f32, b: f32, r: f32) -> f32 {
     let sum = a + (b - r);
     let unless_a = if a.to_bits() == r.to_bits() { b } else { sum };
     if b.to_bits() == r.to_bits() { a } else { unless_a }

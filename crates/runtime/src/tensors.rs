@@ -46,6 +46,11 @@ impl ColumnBound {
     pub(crate) fn lowest(&self) -> i64 {
         self.range.map_or(0, |(lo, _)| lo)
     }
+
+    /// The lowest and highest value the column's field can write, if bounded.
+    pub(crate) fn range(&self) -> Option<(i64, i64)> {
+        self.range
+    }
 }
 
 /// Each input's column bounds, from the spec (inputs and columns in order).

@@ -40,7 +40,7 @@ fn check(model: &Model, entries: &[Item], contexts: &[Item], order: &[u32], exac
     let chosen: Vec<Item> = order.iter().map(|&i| entries[i as usize].clone()).collect();
     let (mut got, mut want) = (ModelOutput::default(), ModelOutput::default());
     for (c, context) in contexts.iter().enumerate() {
-        model.run(&chosen, context, &mut want).unwrap();
+        model.run_unsplit(&chosen, context, &mut want).unwrap();
         model.run_catalog(&catalog, order, context, &mut got).unwrap();
         assert_close(&got, &want, &format!("{what}, context {c}"));
         if exact_key {
