@@ -223,7 +223,7 @@ pub fn write_log(
     let unit = Normal::new(0.0f64, 1.0).map_err(|e| Error::input(e.to_string()))?;
     for (done, chunk) in impressions.chunks(500).enumerate() {
         let items: Vec<Item> = chunk.iter().map(fields).collect();
-        model.run(&items, &empty, &mut result)?;
+        model.run_unsplit(&items, &empty, &mut result)?;
         for ((imp, item), &y_base) in chunk.iter().zip(&items).zip(result.y_base()) {
             let group = usize::from(imp.ad) % GROUPS;
             let drift = if group == usize::from(imp.liked) { 1.5 } else { -0.3 };

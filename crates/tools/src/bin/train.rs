@@ -140,7 +140,7 @@ fn run(args: Args) -> Result<(), String> {
     let rows = split.stream.start..split.stream.start + 1000.min(split.stream.len());
     let items: Vec<Item> = rows.clone().map(|i| event_item(&data, i)).collect();
     let mut out = ModelOutput::default();
-    model.run(&items, &Item::new(), &mut out).map_err(|e| e.to_string())?;
+    model.run_unsplit(&items, &Item::new(), &mut out).map_err(|e| e.to_string())?;
     let encoded = train::encode_events(&data, &trained.spec, rows).map_err(|e| e.to_string())?;
     let (probs, hidden) = trained.net.predict(&encoded.ids, &encoded.genres).map_err(|e| e.to_string())?;
     let dp = probs.iter().zip(out.y_base()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);

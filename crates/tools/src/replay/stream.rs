@@ -41,7 +41,7 @@ pub fn mean_key(dataset: &Dataset, model: &Model, range: Range<usize>) -> Result
             })
             .collect();
         model
-            .run(&items, &empty, &mut out)
+            .run_unsplit(&items, &empty, &mut out)
             .map_err(|err| err.with_context(format_args!("events from {}", done * batch)))?;
         for row in out.hidden().chunks_exact(sum.len().max(1)) {
             for (s, v) in sum.iter_mut().zip(row) {
@@ -187,10 +187,13 @@ impl<'m> StreamBuilder<'m> {
         if self.items.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.model.run(&self.items, &self.empty, &mut self.out) {
+        // The whole model on every row (not the first-layer split a page of
+        // items may take when served): its own scores, whatever page an
+        // event falls in, so a log in another order gives the same metrics.
+        if let Err(e) = self.model.run_unsplit(&self.items, &self.empty, &mut self.out) {
             // Name the line: the first item that fails on its own.
             for (item, line) in self.items.iter().zip(&self.lines) {
-                if let Err(e) = self.model.run(std::slice::from_ref(item), &self.empty, &mut self.out) {
+                if let Err(e) = self.model.run_unsplit(std::slice::from_ref(item), &self.empty, &mut self.out) {
                     let message = e.message().strip_prefix("item 0: ").unwrap_or(e.message()).to_owned();
                     return Err(Error::new(e.kind(), format!("line {line}: {message}")));
                 }
