@@ -23,8 +23,9 @@
 //! equal within rounding (`tests/column_shares.rs`: 1e-5).
 //!
 //! # Cost
-//! Every share is computed by the head's general plan on batches of
-//! [`UNIT_BATCH`] rows, so it is the same bits whichever call computes it.
+//! Every share is computed by the head's general plan, on batches of
+//! [`UNIT_BATCH`] rows for float rows (the index tables: once, in batches
+//! of 256), so it is the same bits whichever call computes it.
 //! Every value of every index column is tabled when a model's items first
 //! take this path (the bundled model: 2,162 rows through the head, about
 //! 0.7 MB), unless that would exceed [`TABLE_BYTES`]; then items keep the
@@ -57,6 +58,10 @@ pub const FLOAT_ROWS: usize = 4096;
 /// which call met the value first (a Worker and a replay of its requests
 /// elsewhere agree bit for bit).
 pub const UNIT_BATCH: usize = 16;
+
+/// Rows of each head run that tables the index columns (once per model,
+/// the same runs in every process).
+const TABLE_BATCH: usize = 256;
 
 /// One column of an `i64` input, tabled.
 #[derive(Debug)]
@@ -134,16 +139,16 @@ impl ColumnShares {
         let mut units = columns.iter().flat_map(|c| (0..c.count).map(move |v| (c, c.lowest + v as i64)));
         let mut done = 0;
         while done < rows {
-            let n = UNIT_BATCH.min(rows - done);
-            let mut data = reference_rows(split, UNIT_BATCH);
+            let n = TABLE_BATCH.min(rows - done);
+            let mut data = reference_rows(split, TABLE_BATCH);
             for row in 0..n {
                 let (c, value) = units.next()?;
                 if let Some(RowData::I64(v)) = data.0.get_mut(c.input) {
-                    let width = v.len() / UNIT_BATCH;
+                    let width = v.len() / TABLE_BATCH;
                     *v.get_mut(row * width + c.column)? = value;
                 }
             }
-            table.extend_from_slice(head(&data, UNIT_BATCH).ok()?.get(..n * sw)?);
+            table.extend_from_slice(head(&data, TABLE_BATCH).ok()?.get(..n * sw)?);
             done += n;
         }
         if table.len() != rows * sw {
