@@ -143,8 +143,12 @@ impl Model {
     /// once, e.g. the page size a Worker serves. Otherwise a size gets its
     /// plan on its second call, which then takes a few milliseconds more.
     /// At most `fixedPlanLimit` sizes; scores agree with the general plan's
-    /// up to the last bits. Once a `Catalog` exists, this also warms the
-    /// plans its pages of 48 entries or more run on (make it first).
+    /// up to the last bits. A size of 48 or more also makes the model's
+    /// first-layer split now, if it has one (the bundled model: 20–40 ms),
+    /// which `score` pages and `Catalog` pages of that size then take from
+    /// their first call; without it, the second page of 48 items or more
+    /// makes it. Once a `Catalog` exists, plain `warmUp()` also warms the
+    /// plans its pages of 48 entries or more run on.
     ///
     /// @throws {ReloopError} `E_MODEL` if the model fails on that row;
     /// `E_INVALID_INPUT` for batch sizes that are not integers in
