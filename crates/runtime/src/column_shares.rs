@@ -172,13 +172,13 @@ impl ColumnShares {
 
     /// The shares of `n` encoded rows (`data`: each input's rows, spec
     /// order) into `z` (`n × width`) and `key` (`n × key_width`). Returns
-    /// `false`, writing nothing, when an `f32` input's store is full and
-    /// more than half of the rows are new to it (the general path is
-    /// cheaper then).
+    /// `false` when an `f32` input's store is full and more than half of
+    /// the rows are new to it (the general path is cheaper then), or when a
+    /// value lies outside its column's range (the general path then scores
+    /// the page as it always did).
     ///
     /// # Errors
-    /// [`reloop_core::ErrorKind::Model`] if a value lies outside its
-    /// column's range or the head fails on a new row.
+    /// [`reloop_core::ErrorKind::Model`] if the head fails on a new row.
     pub(crate) fn fill(
         &self,
         split: &Split,
@@ -276,11 +276,10 @@ impl ColumnShares {
             let mut rows = Vec::with_capacity(n);
             for r in 0..n {
                 let value = values.get(r * width + c.column).copied().unwrap_or(i64::MIN);
-                let at = value
-                    .checked_sub(c.lowest)
-                    .and_then(|v| usize::try_from(v).ok())
-                    .filter(|&v| v < c.count)
-                    .ok_or_else(|| Error::model(format!("column shares: value {value} outside its column's range")))?;
+                let at = value.checked_sub(c.lowest).and_then(|v| usize::try_from(v).ok()).filter(|&v| v < c.count);
+                // The encoder writes within the spec's ranges; should a value
+                // not be, the whole model scores the page as it always did.
+                let Some(at) = at else { return Ok(false) };
                 rows.push(c.start + at);
             }
             units.push(rows);
