@@ -144,7 +144,7 @@ impl Model {
     /// plan on its second call, which then takes a few milliseconds more.
     /// At most `fixedPlanLimit` sizes; scores agree with the general plan's
     /// up to the last bits. A size of 48 or more also makes the model's
-    /// first-layer split now, if it has one (the bundled model: 20–40 ms),
+    /// first-layer split now, if it has one (the bundled model: 30–40 ms),
     /// which `score` pages and `Catalog` pages of that size then take from
     /// their first call; without it, the second page of 48 items or more
     /// makes it. Once a `Catalog` exists, plain `warmUp()` also warms the

@@ -556,7 +556,7 @@ impl Model {
     /// each size on its general plan instead. Scores are the same either way
     /// up to the last bits of a float (tract fuses a fixed plan's kernels).
     /// Sizes of at least [`SPLIT_MIN_ROWS`] also make the model's
-    /// first-layer split, if it has one (≈ 20–40 ms in Node for the bundled
+    /// first-layer split, if it has one (≈ 30–40 ms in Node for the bundled
     /// model, with its column shares), and fix its plans, so that pages of
     /// items ([`Model::run`]) and of catalog entries of those sizes take it
     /// from their first call.
@@ -720,9 +720,11 @@ impl Model {
         self.run_unsplit(items, context, out)
     }
 
-    /// As [`Model::run`], always running the whole model on every row: the
-    /// model's own scores bit for bit, at every batch size (for a parity
-    /// check against another runtime, say).
+    /// As [`Model::run`], always running the whole model on every row, as
+    /// [`Model::run`] does below [`SPLIT_MIN_ROWS`]: the model's own scores,
+    /// a row's never depending on the other rows of its batch (a plan fixed
+    /// to a batch size aside, which rounds the last bits its own way). For
+    /// offline evaluation, or a parity check against another runtime.
     ///
     /// # Errors
     /// As [`Model::run`].
