@@ -33,14 +33,7 @@ fn ids() -> Vec<String> {
 }
 
 fn contexts() -> Vec<Item> {
-    vec![
-        item(
-            json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer", "zip": "9", "hour": 20, "weekday": 4 }),
-        ),
-        item(
-            json!({ "userId": 7, "age": 60, "gender": "M", "occupation": "none", "zip": "T", "hour": 0, "weekday": 0, "year": 1960 }),
-        ),
-    ]
+    common::bundled_contexts()
 }
 
 fn catalog(model: &Model) -> Catalog {

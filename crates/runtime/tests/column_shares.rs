@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Head, item, mlp_spec};
+use common::{Head, assert_close, item, mlp_spec};
 use reloop_runtime::column_shares::FLOAT_ROWS;
 use reloop_runtime::model::SPLIT_MIN_ROWS;
 use reloop_runtime::plans::FIX_AFTER;
@@ -15,28 +15,6 @@ use reloop_runtime::{Item, Model, ModelOutput};
 use serde_json::json;
 
 const TOLERANCE: f32 = 1e-5;
-
-const GENRES: [&str; 19] = [
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-    "no-such-genre",
-];
 
 /// Scores `items` by `run` and by `run_unsplit`: within tolerance, and
 /// with `exact_key` the keys bit for bit. Returns whether every score was
@@ -51,13 +29,7 @@ fn compare(model: &Model, items: &[Item], context: &Item, exact_key: bool, what:
     model.run(items, context, &mut got).unwrap();
     model.run_unsplit(items, context, &mut want).unwrap();
     assert_eq!(got.rows(), items.len(), "{what}: rows");
-    assert_eq!(got.dim(), want.dim(), "{what}: dim");
-    for (i, (g, w)) in got.y_base().iter().zip(want.y_base()).enumerate() {
-        assert!((g - w).abs() <= TOLERANCE, "{what}: row {i}: y_base {g} vs {w}");
-    }
-    for (i, (g, w)) in got.hidden().iter().zip(want.hidden()).enumerate() {
-        assert!((g - w).abs() <= TOLERANCE, "{what}: hidden value {i}: {g} vs {w}");
-    }
+    assert_close(&got, &want, TOLERANCE, what);
     if exact_key {
         assert!(got.hidden() == want.hidden(), "{what}: keys differ");
     }
@@ -65,23 +37,26 @@ fn compare(model: &Model, items: &[Item], context: &Item, exact_key: bool, what:
     got.y_base() == want.y_base()
 }
 
+/// The bundled contexts, and one of unknown values (the out-of-vocabulary
+/// rows of the tables).
 fn contexts() -> Vec<Item> {
-    vec![
-        item(
-            json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer", "zip": "9", "hour": 20, "weekday": 4 }),
-        ),
-        item(
-            json!({ "userId": 7, "age": 60, "gender": "M", "occupation": "none", "zip": "T", "hour": 0, "weekday": 0, "year": 1960 }),
-        ),
-        // Unknown values (the out-of-vocabulary rows of the tables).
-        item(
-            json!({ "userId": "nobody", "age": 3, "gender": "?", "occupation": "?", "zip": "?", "hour": 23, "weekday": 6 }),
-        ),
-    ]
+    let mut contexts = common::bundled_contexts();
+    contexts.push(item(
+        json!({ "userId": "nobody", "age": 3, "gender": "?", "occupation": "?", "zip": "?", "hour": 23, "weekday": 6 }),
+    ));
+    contexts
+}
+
+/// The bundled model's 18 genres, then one it does not know.
+fn genres() -> Vec<String> {
+    let mut genres = common::bundled_genres();
+    assert_eq!(genres.len(), 18);
+    genres.push("no-such-genre".into());
+    genres
 }
 
 /// A page of `n` items, item `i` with genres from `genres(i)`.
-fn page(n: usize, genres: impl Fn(usize) -> Vec<&'static str>) -> Vec<Item> {
+fn page(n: usize, genres: impl Fn(usize) -> Vec<String>) -> Vec<Item> {
     (0..n)
         .map(|i| {
             let mut it = item(json!({ "itemId": 1 + (i * 37) % 1700, "genres": genres(i) }));
@@ -100,7 +75,8 @@ fn page(n: usize, genres: impl Fn(usize) -> Vec<&'static str>) -> Vec<Item> {
 #[test]
 fn the_second_page_makes_the_split_and_pages_score_within_tolerance() {
     let model = reloop_runtime::bundled::model().unwrap();
-    let items = page(100, |i| vec![GENRES[i % 19], GENRES[(i / 19) % 19]]);
+    let g = genres();
+    let items = page(100, |i| vec![g[i % 19].clone(), g[(i / 19) % 19].clone()]);
     let context = &contexts()[0];
     // Pages below the threshold never make it.
     for _ in 0..3 {
@@ -129,7 +105,8 @@ fn warming_up_a_page_size_makes_the_split_for_items() {
     assert!(!model.splits_items(), "a size below the threshold does not make it");
     model.warm_up_sizes(&[100]).unwrap();
     assert!(model.splits_items());
-    let items = page(100, |i| vec![GENRES[(i * 3) % 19]]);
+    let g = genres();
+    let items = page(100, |i| vec![g[(i * 3) % 19].clone()]);
     compare(&model, &items, &contexts()[1], true, "first page after the warm-up");
 }
 
@@ -142,9 +119,10 @@ fn a_full_float_store_sends_pages_of_new_rows_to_the_whole_model() {
     let model = reloop_runtime::bundled::model().unwrap();
     model.warm_up_sizes(&[100]).unwrap();
     // Every set of five of the 18 genres, in order (8,568 of them).
-    let sets: Vec<Vec<&str>> = (0u32..1 << 18)
+    let g = genres();
+    let sets: Vec<Vec<String>> = (0u32..1 << 18)
         .filter(|m| m.count_ones() == 5)
-        .map(|m| (0..18).filter(|g| m & (1 << g) != 0).map(|g| GENRES[g]).collect())
+        .map(|m| (0..18).filter(|k| m & (1 << k) != 0).map(|k| g[k].clone()).collect())
         .collect();
     assert!(sets.len() > FLOAT_ROWS + 200);
     let context = &contexts()[2];
@@ -197,7 +175,8 @@ fn errors_through_the_split_are_the_whole_models() {
     model.warm_up_sizes(&[100]).unwrap();
     assert!(model.splits_items());
     let context = &contexts()[0];
-    let mut items = page(100, |i| vec![GENRES[i % 19]]);
+    let g = genres();
+    let mut items = page(100, |i| vec![g[i % 19].clone()]);
     items[57].insert("year".into(), json!("not a year"));
     let mut out = ModelOutput::default();
     model.run(&items[..50], context, &mut out).unwrap();
@@ -222,7 +201,8 @@ fn scores_do_not_depend_on_which_call_met_a_value_first() {
     for model in [&a, &b] {
         model.warm_up_sizes(&[100]).unwrap();
     }
-    let genres = |i: usize| vec![GENRES[i % 18], GENRES[(i * 7 + 3) % 18], GENRES[(i * 5 + 1) % 18]];
+    let g = genres();
+    let genres = |i: usize| vec![g[i % 18].clone(), g[(i * 7 + 3) % 18].clone(), g[(i * 5 + 1) % 18].clone()];
     let items = page(100, genres);
     let context = &contexts()[0];
     // `b` meets the sets first in pages of 48, reversed and shifted.

@@ -21,14 +21,7 @@ fn page() -> Vec<Item> {
 }
 
 fn contexts() -> Vec<Item> {
-    vec![
-        item(
-            json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer", "zip": "9", "hour": 20, "weekday": 4 }),
-        ),
-        item(
-            json!({ "userId": 7, "age": 60, "gender": "M", "occupation": "none", "zip": "T", "hour": 0, "weekday": 0, "year": 1960 }),
-        ),
-    ]
+    common::bundled_contexts()
 }
 
 fn trained(model: &Model, options: &SessionOptions, catalog: &Catalog) -> Session {

@@ -8,24 +8,13 @@
 
 mod common;
 
-use common::{Head, item, mlp_graph, mlp_spec};
+use common::{Head, assert_close, item, mlp_graph, mlp_spec};
 use reloop_runtime::model::SPLIT_MIN_ROWS;
 use reloop_runtime::{Catalog, Item, Model, ModelOutput};
 use serde_json::json;
 use tract_onnx::pb;
 
 const TOLERANCE: f32 = 1e-5;
-
-fn assert_close(got: &ModelOutput, want: &ModelOutput, what: &str) {
-    assert_eq!(got.rows(), want.rows(), "{what}: rows");
-    assert_eq!(got.dim(), want.dim(), "{what}: dim");
-    for (i, (g, w)) in got.y_base().iter().zip(want.y_base()).enumerate() {
-        assert!((g - w).abs() <= TOLERANCE, "{what}: row {i}: y_base {g} vs {w}");
-    }
-    for (i, (g, w)) in got.hidden().iter().zip(want.hidden()).enumerate() {
-        assert!((g - w).abs() <= TOLERANCE, "{what}: hidden value {i}: {g} vs {w}");
-    }
-}
 
 /// Scores `order` of `entries` (repeated to a page the split takes) by
 /// catalog and by item under each context; with `exact_key`, the keys
@@ -42,7 +31,7 @@ fn check(model: &Model, entries: &[Item], contexts: &[Item], order: &[u32], exac
     for (c, context) in contexts.iter().enumerate() {
         model.run_unsplit(&chosen, context, &mut want).unwrap();
         model.run_catalog(&catalog, order, context, &mut got).unwrap();
-        assert_close(&got, &want, &format!("{what}, context {c}"));
+        assert_close(&got, &want, TOLERANCE, &format!("{what}, context {c}"));
         if exact_key {
             assert!(got.hidden() == want.hidden(), "{what}, context {c}: keys differ");
         }
@@ -62,14 +51,7 @@ fn bundled_model_splits_and_scores_within_tolerance() {
         item(json!({ "itemId": "unknown-id", "genres": [] })),
         item(json!({ "itemId": 300, "genres": ["Drama", "Romance", "War"], "year": 1998, "userId": 5, "age": 20 })),
     ];
-    let contexts = vec![
-        item(
-            json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer", "zip": "9", "hour": 20, "weekday": 4 }),
-        ),
-        item(
-            json!({ "userId": 7, "age": 60, "gender": "M", "occupation": "none", "zip": "T", "hour": 0, "weekday": 0, "year": 1960 }),
-        ),
-    ];
+    let contexts = common::bundled_contexts();
     check(&model, &entries, &contexts, &[3, 0, 4, 1, 2, 0, 5, 5], true, "bundled");
     // A page of 100 entries from the whole vocabulary.
     let many: Vec<Item> = (1..=100)

@@ -12,7 +12,7 @@
 #![allow(dead_code)]
 
 use prost::Message;
-use reloop_runtime::Item;
+use reloop_runtime::{Item, ModelOutput};
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
 
@@ -280,4 +280,40 @@ pub fn encoded(user: &str, item_id: &str, age: f32) -> (i64, i64, f32) {
     };
     let item = 4 + (reloop_runtime::encoder::fnv1a64(item_id.as_bytes()) % 2) as i64;
     (user, item, (age - 30.0) / 10.0)
+}
+
+/// Two contexts of the bundled model: every context field, and another
+/// user that also gives `year` (which items without one then take).
+pub fn bundled_contexts() -> Vec<Item> {
+    vec![
+        item(
+            serde_json::json!({ "userId": 42, "age": 31, "gender": "F", "occupation": "writer", "zip": "9", "hour": 20, "weekday": 4 }),
+        ),
+        item(
+            serde_json::json!({ "userId": 7, "age": 60, "gender": "M", "occupation": "none", "zip": "T", "hour": 0, "weekday": 0, "year": 1960 }),
+        ),
+    ]
+}
+
+/// The bundled model's genres (its vocabulary without `unknown`), in index order.
+pub fn bundled_genres() -> Vec<String> {
+    let spec: serde_json::Value = serde_json::from_str(reloop_runtime::bundled::spec_json()).unwrap();
+    let vocabulary = spec["fields"]["genres"]["vocabulary"].as_object().cloned().unwrap_or_default();
+    let mut genres: Vec<(i64, String)> =
+        vocabulary.into_iter().filter(|(g, _)| g != "unknown").map(|(g, i)| (i.as_i64().unwrap_or(0), g)).collect();
+    genres.sort();
+    genres.into_iter().map(|(_, g)| g).collect()
+}
+
+/// `got` has `want`'s rows and key width, and every probability and key
+/// value within `tolerance` of it.
+pub fn assert_close(got: &ModelOutput, want: &ModelOutput, tolerance: f32, what: &str) {
+    assert_eq!(got.rows(), want.rows(), "{what}: rows");
+    assert_eq!(got.dim(), want.dim(), "{what}: dim");
+    for (i, (g, w)) in got.y_base().iter().zip(want.y_base()).enumerate() {
+        assert!((g - w).abs() <= tolerance, "{what}: row {i}: y_base {g} vs {w}");
+    }
+    for (i, (g, w)) in got.hidden().iter().zip(want.hidden()).enumerate() {
+        assert!((g - w).abs() <= tolerance, "{what}: hidden value {i}: {g} vs {w}");
+    }
 }
