@@ -140,7 +140,7 @@ impl ColumnShares {
         let mut done = 0;
         while done < rows {
             let n = TABLE_BATCH.min(rows - done);
-            let mut data = reference_rows(split, TABLE_BATCH);
+            let mut data = split.reference_row.repeated(TABLE_BATCH);
             for row in 0..n {
                 let (c, value) = units.next()?;
                 if let Some(RowData::I64(v)) = data.0.get_mut(c.input) {
@@ -227,7 +227,7 @@ impl ColumnShares {
             // Unit rows of the new values.
             let mut shares = Vec::with_capacity(new.len() * sw);
             for chunk in new.chunks(UNIT_BATCH) {
-                let mut rows = reference_rows(split, UNIT_BATCH);
+                let mut rows = split.reference_row.repeated(UNIT_BATCH);
                 if let Some(RowData::F32(to)) = rows.0.get_mut(f.input) {
                     for (i, &r) in chunk.iter().enumerate() {
                         let (to, from) = (to.get_mut(i * f.width..(i + 1) * f.width), values.get(r * f.width..));
@@ -363,19 +363,4 @@ fn add_into(to: &mut [f32], from: &[f32]) {
     for (t, &f) in to.iter_mut().zip(from) {
         *t += f;
     }
-}
-
-/// `n` copies of the split's reference row.
-fn reference_rows(split: &Split, n: usize) -> OwnedRows {
-    OwnedRows(
-        split
-            .reference_row
-            .0
-            .iter()
-            .map(|d| match d {
-                RowData::I64(v) => RowData::I64(v.repeat(n)),
-                RowData::F32(v) => RowData::F32(v.repeat(n)),
-            })
-            .collect(),
-    )
 }

@@ -622,7 +622,7 @@ impl Model {
 
     fn warm_up_rows(&self, rows: usize, plan: &Arc<Plan>) -> Result<()> {
         let inner = &*self.inner;
-        let data = self.reference_rows(rows);
+        let data = self.reference_row().repeated(rows);
         let tensors = data.tensors();
         crate::tensors::check(&inner.encoder, &inner.columns, &tensors, rows)?;
         let outputs = plan.run(&inner.inputs, inner.encoder.input_count(), rows, |buffers, _| {
@@ -635,10 +635,6 @@ impl Model {
     /// The reference row: each column at the lowest value its field writes
     /// (one that every field could have written).
     pub(crate) fn reference_row(&self) -> OwnedRows {
-        self.reference_rows(1)
-    }
-
-    fn reference_rows(&self, rows: usize) -> OwnedRows {
         let inner = &*self.inner;
         let data = inner
             .spec
@@ -646,7 +642,7 @@ impl Model {
             .iter()
             .zip(&inner.columns)
             .map(|(input, columns)| {
-                let row = columns.iter().map(ColumnBound::lowest).cycle().take(columns.len() * rows);
+                let row = columns.iter().map(ColumnBound::lowest);
                 match input.dtype {
                     DType::I64 => RowData::I64(row.collect()),
                     DType::F32 => RowData::F32(row.map(|v| v as f32).collect()),
@@ -820,7 +816,8 @@ impl Model {
             .tail
             .for_rows(rows)
             .run(&split.tail_feed, 1, rows, |buffers, _| crate::tensors::copy_into(&[InputTensor::F32(&z)], buffers));
-        let result = result.and_then(|tail| self.split_outputs(split, &tail, &key, rows, out));
+        let read = self.key_reads(split);
+        let result = result.and_then(|tail| self.split_outputs(split, &tail, &key, read.as_deref(), rows, out));
         if result.is_err() {
             out.clear(inner.hidden_dim);
         }
@@ -914,8 +911,7 @@ impl Model {
         let plan = split.tail.for_rows(rows);
         let mut key = Vec::new();
         // The key values the memory reads, if all are inside the head.
-        let read: Option<Vec<Range<usize>>> =
-            inner.key.iter().map(|part| split.key_range(part.output, part.from..part.to)).collect();
+        let read = self.key_reads(split);
         let mut own_keys = read.as_deref().map(|read| (read, Vec::new()));
         let result = plan
             .run(&split.tail_feed, 1, rows, |buffers, scratch| {
@@ -925,7 +921,7 @@ impl Model {
                 };
                 catalog.fill_shares(split, entries, z, &mut key, &mut own_keys, scratch)
             })
-            .and_then(|tail| self.split_outputs(split, &tail, &key, rows, out));
+            .and_then(|tail| self.split_outputs(split, &tail, &key, read.as_deref(), rows, out));
         if result.is_err() {
             out.clear(inner.hidden_dim);
         } else if let Some((_, own)) = own_keys {
@@ -934,21 +930,26 @@ impl Model {
         result
     }
 
+    /// Where the key values the memory reads lie in a share's key part, if
+    /// all of them are inside the split's head.
+    fn key_reads(&self, split: &Split) -> Option<Vec<Range<usize>>> {
+        self.inner.key.iter().map(|part| split.key_range(part.output, part.from..part.to)).collect()
+    }
+
     /// The probability and the key of `rows` rows through the split, from
-    /// the tail's outputs and the rows' key shares (`key`).
+    /// the tail's outputs and the rows' key shares (`key`); `read` as
+    /// [`Model::key_reads`] gives it.
     fn split_outputs(
         &self,
         split: &Split,
         tail: &[TValue],
         key: &[f32],
+        read: Option<&[Range<usize>]>,
         rows: usize,
         out: &mut ModelOutput,
     ) -> Result<()> {
         let inner = &*self.inner;
-        // The key values the memory reads, if all are inside the head.
-        let read: Option<Vec<Range<usize>>> =
-            inner.key.iter().map(|part| split.key_range(part.output, part.from..part.to)).collect();
-        match (&read, split.tail_output(0)) {
+        match (read, split.tail_output(0)) {
             // Every key value read is in the head: the probability from
             // the tail, the key straight from the rows' key shares.
             (Some(read), Some(prob)) => {
@@ -997,6 +998,19 @@ pub(crate) enum RowData {
 pub(crate) struct OwnedRows(pub(crate) Vec<RowData>);
 
 impl OwnedRows {
+    /// These rows `n` times over.
+    pub(crate) fn repeated(&self, n: usize) -> OwnedRows {
+        OwnedRows(
+            self.0
+                .iter()
+                .map(|d| match d {
+                    RowData::I64(v) => RowData::I64(v.repeat(n)),
+                    RowData::F32(v) => RowData::F32(v.repeat(n)),
+                })
+                .collect(),
+        )
+    }
+
     /// Borrowed as input tensors.
     pub(crate) fn tensors(&self) -> Vec<InputTensor<'_>> {
         self.0
