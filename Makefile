@@ -91,8 +91,8 @@ WASM_TEST_ENV = CARGO_PROFILE_TEST_OPT_LEVEL=1 CARGO_PROFILE_TEST_DEBUG=0 \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER)
 test-wasm: wasm-tools
-	$(WASM_TEST_ENV) cargo test --locked -p reloop-edge --target wasm32-unknown-unknown --test wasm_browser --test wasm_node
-	$(WASM_TEST_ENV) cargo clippy --locked -p reloop-edge --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node -- -D warnings
+	$(WASM_TEST_ENV) cargo test --locked -p reloop-edge --target wasm32-unknown-unknown --lib --test wasm_browser --test wasm_node
+	$(WASM_TEST_ENV) cargo clippy --locked -p reloop-edge --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	$(WASM_TEST_ENV) cargo clippy --locked -p reloop-edge -p reloop-runtime -p reloop-core --target wasm32-unknown-unknown --lib -- -D warnings
 	$(MAKE) pkg
 

@@ -26,7 +26,8 @@
 //!
 //! One file per concern: [`model`] and [`session`] (the classes),
 //! `options` (the options object and the resolved view), `reader` (how
-//! items are read: one definition for every call), `error` (coded
+//! items are read: one definition for every call) and `cells` (the form
+//! they cross into wasm in), `error` (coded
 //! `ReloopError`s), `lifetime` (start-up, `free()`, the model table); the
 //! JS snippets they import are in `src/js/`, the shared TypeScript types in
 //! `src/types.d.ts`.
@@ -67,6 +68,7 @@ use reloop_core::Error;
 use wasm_bindgen::prelude::*;
 
 pub mod catalog;
+pub(crate) mod cells;
 pub(crate) mod error;
 pub(crate) mod lifetime;
 pub mod model;

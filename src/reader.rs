@@ -17,20 +17,21 @@
 //!   getter or a Proxy throws becomes an `E_INVALID_INPUT` error.
 //!
 //! The reading itself is `js/reader.js`: it checks each value and writes the
-//! batch as JSON text in the model's field order, so the batch crosses into
-//! wasm once as UTF-8 bytes and is parsed here into
-//! [`FieldValues`] rows.
+//! batch as [cells](crate::cells) in the model's field order (a tag and a
+//! number per value, each distinct string once), so the batch crosses into
+//! wasm as three typed arrays and is read here into [`FieldValues`] rows,
+//! reusing their allocations.
 
 use std::fmt;
 
-use js_sys::{Array, Uint8Array, Uint32Array};
+use js_sys::{Array, Float64Array, Uint8Array, Uint32Array};
 use reloop_core::Error;
 use reloop_runtime::{Catalog, FieldValues, Model};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+use crate::cells::{self, Cells};
 use crate::error::thrown;
 use crate::input;
 
@@ -74,6 +75,7 @@ pub(crate) fn message_of(e: &JsValue) -> String {
 pub(crate) struct ItemReader {
     /// The model's field names as a JS array, in its field order.
     fields: JsValue,
+    field_count: usize,
     max_batch: u32,
     /// The last call's context, items and ids.
     pub(crate) context: FieldValues,
@@ -86,7 +88,8 @@ impl ItemReader {
     pub(crate) fn new(model: &Model) -> ItemReader {
         let fields: Array = model.field_names().map(JsValue::from_str).collect();
         let max_batch = u32::try_from(model.spec().max_batch).unwrap_or(u32::MAX);
-        ItemReader { fields: fields.into(), max_batch, ..ItemReader::default() }
+        let field_count = fields.length() as usize;
+        ItemReader { fields: fields.into(), field_count, max_batch, ..ItemReader::default() }
     }
 
     /// A reader of `model`'s fields taking batches of up to `limit` items
@@ -124,13 +127,36 @@ impl ItemReader {
 
     fn parse(&mut self, read: Result<JsValue, JsValue>) -> Result<(), Error> {
         let read = read.map_err(|e| input(format!("reading the arguments threw: {}", thrown(&e))))?;
-        let bytes = match read.dyn_into::<Uint8Array>() {
-            Ok(bytes) => bytes.to_vec(),
+        let parts = match read.dyn_into::<Array>() {
+            Ok(parts) => parts,
             Err(message) => return Err(input(message.as_string().unwrap_or_else(|| "unreadable arguments".into()))),
         };
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let parsed = BatchSeed { reader: self }.deserialize(&mut de).and_then(|()| de.end());
-        parsed.map_err(|e| input(format!("reading the arguments: {e}")))
+        // Copied at once, before any other JavaScript runs (js/reader.js reuses the arrays).
+        let (Some(values), Some(tags), Some(text)) = (
+            parts.get(0).dyn_ref::<Float64Array>().map(Float64Array::to_vec),
+            parts.get(1).dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
+            parts.get(2).dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
+        ) else {
+            return Err(input("reading the arguments: unreadable cells"));
+        };
+        self.read_cells(&values, &tags, &text).map_err(|e| input(format!("reading the arguments: {e}")))
+    }
+
+    /// The batch in `values`, `tags` and `text` into the reader's buffers.
+    fn read_cells(&mut self, values: &[f64], tags: &[u8], text: &[u8]) -> Result<(), cells::Malformed> {
+        let mut cells = Cells::new(values, tags, text)?;
+        cells.context(self.field_count, &mut self.context.0)?;
+        let n = cells.items()?;
+        if n > self.max_batch as usize {
+            return Err("more items than the batch limit");
+        }
+        self.items.truncate(n);
+        self.items.resize_with(n, FieldValues::default);
+        for row in &mut self.items {
+            cells.row(self.field_count, &mut row.0)?;
+        }
+        self.ids = cells.ids()?;
+        cells.finished()
     }
 }
 
@@ -239,93 +265,5 @@ pub(crate) fn read_sizes(value: &JsValue, name: &str) -> Result<Vec<usize>, Erro
     match read.dyn_ref::<Uint32Array>() {
         Some(sizes) => Ok(sizes.to_vec().into_iter().map(|n| n as usize).collect()),
         None => Err(input(read.as_string().unwrap_or_else(|| format!("{name}: unreadable")))),
-    }
-}
-
-/// `[context, [item, ...], ids]` into the reader's buffers (reusing them).
-struct BatchSeed<'a> {
-    reader: &'a mut ItemReader,
-}
-
-impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BatchSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[context, items, ids]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let reader = self.reader;
-        let context: Option<Vec<Value>> = seq.next_element()?.flatten();
-        reader.context.0 = context.unwrap_or_default();
-        seq.next_element_seed(RowsSeed { rows: &mut reader.items })?
-            .ok_or_else(|| de::Error::invalid_length(1, &"the items"))?;
-        reader.ids = seq.next_element::<Option<Vec<String>>>()?.flatten();
-        Ok(())
-    }
-}
-
-/// A list of rows, each a list of field values, into reused `FieldValues`.
-struct RowsSeed<'a> {
-    rows: &'a mut Vec<FieldValues>,
-}
-
-impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of items")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut n = 0;
-        loop {
-            if n == self.rows.len() {
-                self.rows.push(FieldValues::default());
-            }
-            let Some(row) = self.rows.get_mut(n) else { break };
-            row.0.clear();
-            match seq.next_element_seed(RowSeed { values: &mut row.0 })? {
-                Some(()) => n += 1,
-                None => break,
-            }
-        }
-        self.rows.truncate(n);
-        Ok(())
-    }
-}
-
-/// One row's values.
-struct RowSeed<'a> {
-    values: &'a mut Vec<Value>,
-}
-
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of field values")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
-            self.values.push(v);
-        }
-        Ok(())
     }
 }

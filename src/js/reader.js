@@ -4,21 +4,115 @@
 // A field is read by name as `item[name]` reads it in JavaScript — own or
 // inherited, enumerable or not, getters run (once per field and call) —
 // and only the fields the model reads are looked at. Each value is checked
-// against the value grammar here and copied (lists into fresh arrays), and
-// the copies are written as JSON text in one JSON.stringify call (by hand
-// when a BigInt is among them), so the batch crosses into wasm once, as
-// UTF-8 bytes: `[context, [item, ...], ids]`,
-// every item (and the context) a list of the model's field values in its
-// field order (`null` where missing). A problem comes back as a string (the
-// message), never as an exception.
+// against the value grammar here and written as *cells* (src/cells.rs reads
+// them): a tag and a number per value, in two typed arrays, with each
+// distinct string of the call written once as UTF-8 and named by its index.
+// So a batch crosses into wasm as three typed arrays, with no JSON text to
+// write or parse. A problem comes back as a string (the message), never as
+// an exception.
 
 const UTF8 = new TextEncoder();
 const MIN_I64 = -(2n ** 63n);
 const MAX_I64 = 2n ** 63n - 1n;
 
+// Cell tags: the same numbers as src/cells.rs.
+const NULL = 0;
+const FALSE = 1;
+const TRUE = 2;
+const NUMBER = 3;
+const STRING = 4;
+const BIGINT = 5;
+const LIST = 6;
+
 class Problem {
   constructor(message) {
     this.message = message;
+  }
+}
+
+/**
+ * One call's cells: `tags[i]` and `values[i]` (a number, a string's index,
+ * or a list's length, the list's cells following it), and the call's
+ * distinct strings in `text`, each as a 4-byte little-endian byte length
+ * and its UTF-8 bytes.
+ */
+class Cells {
+  constructor() {
+    this.tags = new Uint8Array(4096);
+    this.values = new Float64Array(4096);
+    this.n = 0;
+    this.text = new Uint8Array(4096);
+    this.textLength = 0;
+    /** string → its index in `text`, for this call. */
+    this.strings = new Map();
+  }
+
+  clear() {
+    this.n = 0;
+    this.textLength = 0;
+    this.strings.clear();
+  }
+
+  push(tag, value) {
+    const n = this.n;
+    if (n === this.tags.length) {
+      const tags = new Uint8Array(2 * n);
+      tags.set(this.tags);
+      this.tags = tags;
+      const values = new Float64Array(2 * n);
+      values.set(this.values);
+      this.values = values;
+    }
+    this.tags[n] = tag;
+    this.values[n] = value;
+    this.n = n + 1;
+  }
+
+  /** The index of string `s` in this call's text, written there the first time. */
+  string(s) {
+    let index = this.strings.get(s);
+    if (index === undefined) {
+      index = this.strings.size;
+      this.strings.set(s, index);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      const most = this.textLength + 4 + 3 * s.length;
+      if (most > this.text.length) {
+        const text = new Uint8Array(Math.max(2 * this.text.length, most));
+        text.set(this.text.subarray(0, this.textLength));
+        this.text = text;
+      }
+      const at = this.textLength;
+      const written = UTF8.encodeInto(s, this.text.subarray(at + 4)).written;
+      this.text[at] = written & 0xff;
+      this.text[at + 1] = (written >>> 8) & 0xff;
+      this.text[at + 2] = (written >>> 16) & 0xff;
+      this.text[at + 3] = written >>> 24;
+      this.textLength = at + 4 + written;
+    }
+    return index;
+  }
+
+  /** What Rust copies at once: `[values, tags, text]`, views of this call's part. */
+  done() {
+    return [this.values.subarray(0, this.n), this.tags.subarray(0, this.n), this.text.subarray(0, this.textLength)];
+  }
+}
+
+// The cells of a call are written in `spare`; a call that starts while
+// another is reading (a getter scoring with another model) gets its own.
+// Rust copies a call's cells before any other JavaScript runs.
+let spare = new Cells();
+
+function cellsFor(read) {
+  const cells = spare ?? new Cells();
+  spare = null;
+  cells.clear();
+  try {
+    return read(cells);
+  } catch (e) {
+    return failed(e);
+  } finally {
+    spare = cells;
   }
 }
 
@@ -59,101 +153,92 @@ function messageOf(e) {
 }
 
 /**
- * A string, finite number, boolean or 64-bit BigInt as it is (checked);
- * undefined for other values. `batch.big` notes a BigInt (JSON.stringify
- * cannot write one).
+ * A string, finite number, boolean or 64-bit BigInt written as a cell
+ * (checked); false, writing nothing, for other values.
  */
-function scalar(name, v, batch) {
+function scalar(name, v, cells) {
   switch (typeof v) {
     case "string":
+      cells.push(STRING, cells.string(v));
+      return true;
     case "boolean":
-      return v;
+      cells.push(v ? TRUE : FALSE, 0);
+      return true;
     case "number":
       if (!Number.isFinite(v)) throw new Problem(`field \`${name}\` must be a finite number, got ${v}`);
-      return v;
+      cells.push(NUMBER, v);
+      return true;
     case "bigint":
       if (v < MIN_I64 || v > MAX_I64) {
         throw new Problem(`field \`${name}\` is a BigInt outside the 64-bit integer range`);
       }
-      batch.big = true;
-      return v;
+      cells.push(BIGINT, cells.string(v.toString()));
+      return true;
     default:
-      return undefined;
+      return false;
   }
 }
 
-/** One field value, checked: `null` when missing, a scalar, or a fresh array of scalars. */
-function value(name, v, batch) {
-  if (v === undefined || v === null) return null;
-  const s = scalar(name, v, batch);
-  if (s !== undefined) return s;
+/** One field value, checked, as cells: NULL when missing, a scalar, or LIST and its scalars. */
+function value(name, v, cells) {
+  if (v === undefined || v === null) {
+    cells.push(NULL, 0);
+    return;
+  }
+  if (scalar(name, v, cells)) return;
   if (Array.isArray(v)) {
     const n = v.length;
-    // Arrays grown by push stay packed, which JSON.stringify writes fastest.
-    const out = [];
+    cells.push(LIST, n);
     for (let i = 0; i < n; i++) {
       const e = v[i];
-      const t = scalar(name, e, batch);
-      if (t === undefined) {
+      if (!scalar(name, e, cells)) {
         if (Array.isArray(e)) throw new Problem(`field \`${name}\`: lists inside lists are not accepted`);
         throw new Problem(`field \`${name}\`: element ${i} is ${kind(e)}; expected a string, number or boolean`);
       }
-      out.push(t);
     }
-    return out;
+    return;
   }
   const what = kind(v);
   if (what === "a typed array or buffer") throw new Problem(`field \`${name}\` is a typed array or buffer; pass a plain array`);
   throw new Problem(`field \`${name}\` is ${what}; expected a string, number, boolean or a list of them`);
 }
 
-/** The model's fields of one object (`what` names it in messages), checked, in field order. */
-function fieldsOf(what, obj, fields, batch) {
+/** The model's fields of one object (`what` names it in messages), checked, as cells in field order. */
+function fieldsOf(what, obj, fields, cells) {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new Problem(`${what} must be an object of field values, got ${kind(obj)}`);
   }
-  const out = [];
   for (let f = 0; f < fields.length; f++) {
     const name = fields[f];
     try {
-      out.push(value(name, obj[name], batch));
+      value(name, obj[name], cells);
     } catch (e) {
       if (e instanceof Problem) throw new Problem(`${what}: ${e.message}`);
       throw new Problem(`${what}: reading field \`${name}\` threw: ${messageOf(e)}`);
     }
   }
-  return out;
 }
 
-function contextOf(context, fields, batch) {
-  return context === undefined || context === null ? null : fieldsOf("context", context, fields, batch);
+/** NULL for no context, else TRUE and its fields. */
+function contextOf(context, fields, cells) {
+  if (context === undefined || context === null) {
+    cells.push(NULL, 0);
+  } else {
+    cells.push(TRUE, 0);
+    fieldsOf("context", context, fields, cells);
+  }
 }
 
 /**
- * `[context, rows, ids]`, made of values `value` checked, as UTF-8 JSON:
- * in one JSON.stringify call, unless a BigInt is among them or something
- * gave arrays a `toJSON` (then written here, value by value).
+ * Strings as UTF-8 JSON text (catalog ids for Rust to look up): in one
+ * JSON.stringify call, unless something gave arrays a `toJSON` (then
+ * written here).
  */
-function json(batch, values) {
-  if (!batch.big && !("toJSON" in values)) return done(JSON.stringify(values));
-  return done(text(values));
-}
-
-/** A checked value (or a list of them) as JSON text. */
-function text(v) {
-  if (v === null) return "null";
-  switch (typeof v) {
-    case "string":
-      return JSON.stringify(v);
-    case "bigint":
-      return v.toString();
-    case "number":
-    case "boolean":
-      return String(v);
-  }
+function json(strings) {
+  if (!("toJSON" in strings)) return UTF8.encode(JSON.stringify(strings));
   let out = "[";
-  for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ",") + text(v[i]);
-  return out + "]";
+  for (let i = 0; i < strings.length; i++) out += (i === 0 ? "" : ",") + JSON.stringify(strings[i]);
+  return UTF8.encode(out + "]");
 }
 
 /** An array's length through its own `length` (a Proxy may throw or lie). */
@@ -168,10 +253,6 @@ function lengthOf(what, array) {
   return n;
 }
 
-function done(text) {
-  return UTF8.encode(text);
-}
-
 function failed(e) {
   return e instanceof Problem ? e.message : `reading the arguments threw: ${messageOf(e)}`;
 }
@@ -179,16 +260,17 @@ function failed(e) {
 /**
  * A batch for `score`: `items` (an array of objects), the optional
  * `context` and `ids` (strings, one per item), read for the model's
- * `fields`. Returns the UTF-8 JSON bytes, or a message.
+ * `fields`. Returns the cells — the context (NULL, or TRUE and its fields),
+ * the number of items and each item's fields, then the ids (NULL, or LIST
+ * and a STRING each) — or a message.
  */
 export function reloop_read_batch(items, context, ids, fields, maxBatch) {
-  try {
+  return cellsFor((cells) => {
     if (!Array.isArray(items)) throw new Problem(`items must be an array of objects, got ${kind(items)}`);
     const n = lengthOf("items", items);
     if (n > maxBatch) throw new Problem(`batch of ${n} items is larger than maxBatch ${maxBatch}`);
-    const batch = { big: false };
-    const ctx = contextOf(context, fields, batch);
-    const rows = [];
+    contextOf(context, fields, cells);
+    cells.push(NUMBER, n);
     for (let i = 0; i < n; i++) {
       let item;
       try {
@@ -196,13 +278,14 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
       } catch (e) {
         throw new Problem(`reading item ${i} threw: ${messageOf(e)}`);
       }
-      rows.push(fieldsOf(`item ${i}`, item, fields, batch));
+      fieldsOf(`item ${i}`, item, fields, cells);
     }
-    let list = null;
-    if (ids !== undefined && ids !== null) {
+    if (ids === undefined || ids === null) {
+      cells.push(NULL, 0);
+    } else {
       if (!Array.isArray(ids)) throw new Problem(`ids must be an array of strings, got ${kind(ids)}`);
       const k = lengthOf("ids", ids);
-      list = [];
+      cells.push(LIST, k);
       for (let i = 0; i < k; i++) {
         let id;
         try {
@@ -211,24 +294,22 @@ export function reloop_read_batch(items, context, ids, fields, maxBatch) {
           throw new Problem(`reading ids[${i}] threw: ${messageOf(e)}`);
         }
         if (typeof id !== "string") throw new Problem(`ids[${i}] must be a string, got ${kind(id)}`);
-        list.push(id);
+        cells.push(STRING, cells.string(id));
       }
     }
-    return json(batch, [ctx, rows, list]);
-  } catch (e) {
-    return failed(e);
-  }
+    return cells.done();
+  });
 }
 
 /** One item for `record`, read like a batch of one (no ids). */
 export function reloop_read_item(item, context, fields) {
-  try {
-    const batch = { big: false };
-    const ctx = contextOf(context, fields, batch);
-    return json(batch, [ctx, [fieldsOf("item", item, fields, batch)], null]);
-  } catch (e) {
-    return failed(e);
-  }
+  return cellsFor((cells) => {
+    contextOf(context, fields, cells);
+    cells.push(NUMBER, 1);
+    fieldsOf("item", item, fields, cells);
+    cells.push(NULL, 0);
+    return cells.done();
+  });
 }
 
 // Ids looked up before (src/reader.rs `read_entries`), kept per catalog
@@ -349,7 +430,7 @@ export function reloop_read_entries(entries, revision) {
       const cached = cachedIndices(revision, ids);
       if (cached !== undefined) return cached;
       pendingIds = { revision, ids };
-      return json({ big: false }, ids);
+      return json(ids);
     }
     return u32sOf("entries", entries, n, "a catalog index (an integer ≥ 0) like entries[0]");
   } catch (e) {

@@ -87,6 +87,20 @@ fn a_reentrant_call_and_free_inside_a_call_are_coded_and_final() {
         }
         if (s.score(catalogue(2, 4), CONTEXT).length !== 2) throw new Error("session not usable");
     "#);
+    // Another session scoring from a getter, while this call's items are
+    // being read: each call reads its own batch (js/reader.js gives the
+    // inner call cells of its own).
+    ok(r#"
+        const model = Model.bundled();
+        const outer = new Session(model), inner = new Session(model), plain = new Session(model);
+        const items = catalogue(5, 6);
+        const others = catalogue(7, 8).map((it) => ({ ...it, genres: ["Film-Noir", "Western"], zip: "other" }));
+        let innerScores = null;
+        const tricky = items.map((it, i) => i !== 2 ? it : { ...it, get year() { innerScores = inner.score(others, { ...CONTEXT, gender: "F" }); return it.year; } });
+        const got = outer.score(tricky, CONTEXT);
+        if (!same(got, plain.score(items, CONTEXT))) throw new Error("the outer batch changed");
+        if (!innerScores || !same(innerScores, plain.score(others, { ...CONTEXT, gender: "F" }))) throw new Error("the inner batch changed");
+    "#);
     // free() inside the object's own call takes effect when the call returns
     // (was: an uncoded throw from free(), then "null pointer passed to rust").
     ok(r#"
