@@ -63,10 +63,12 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// A category lookup: vocabulary or hashing. A vocabulary is a hash map
 /// (hashbrown's default hasher, foldhash): ids are looked up per item and
 /// field, and a vocabulary of a few thousand keys costs a dozen string
-/// comparisons per lookup in an ordered map.
+/// comparisons per lookup in an ordered map. Its keys that are canonical
+/// integers (`"1997"`, `"-3"`; not `"007"` or `"+5"`) are also kept by
+/// value in `ints`, so an integer id is looked up without writing its key.
 #[derive(Clone, Debug)]
 enum Lookup {
-    Vocabulary { map: HashMap<String, i64>, oov: Option<i64> },
+    Vocabulary { map: HashMap<String, i64>, ints: HashMap<i64, i64>, oov: Option<i64> },
     Hash { buckets: u64, offset: i64 },
 }
 
@@ -74,7 +76,12 @@ impl Lookup {
     fn new(vocabulary: &Option<BTreeMap<String, i64>>, oov: OovIndex, buckets: Option<u32>, offset: i64) -> Lookup {
         match (vocabulary, buckets) {
             (Some(map), _) => {
-                Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), oov: oov.index() }
+                let mut digits = itoa::Buffer::new();
+                let ints = map
+                    .iter()
+                    .filter_map(|(k, v)| k.parse::<i64>().ok().filter(|i| digits.format(*i) == k).map(|i| (i, *v)))
+                    .collect();
+                Lookup::Vocabulary { map: map.iter().map(|(k, v)| (k.clone(), *v)).collect(), ints, oov: oov.index() }
             }
             (None, Some(n)) => Lookup::Hash { buckets: u64::from(n.max(1)), offset },
             (None, None) => Lookup::Hash { buckets: 1, offset: 0 },
@@ -86,11 +93,30 @@ impl Lookup {
         matches!(self, Lookup::Vocabulary { oov: None, .. })
     }
 
+    /// The index of the category `value` holds, as [`Lookup::index`] of its
+    /// [`category_key`] (`key` is scratch), but reading a vocabulary's strings
+    /// and integers without writing their key; `None` if `value` is not a
+    /// scalar.
+    fn value_index(&self, value: &Value, key: &mut String) -> Option<Option<i64>> {
+        if let Lookup::Vocabulary { map, ints, oov } = self {
+            match value {
+                Value::String(s) => return Some(map.get(s.as_str()).copied().or(*oov)),
+                Value::Number(n) => {
+                    if let Some(i) = n.as_i64() {
+                        return Some(ints.get(&i).copied().or(*oov));
+                    }
+                }
+                _ => {}
+            }
+        }
+        category_key(value, key).then(|| self.index(key))
+    }
+
     /// The index of a category given by its key string; `None` for a value
     /// outside the vocabulary when `oovIndex` is `"none"`.
     fn index(&self, key: &str) -> Option<i64> {
         match self {
-            Lookup::Vocabulary { map, oov } => map.get(key).copied().or(*oov),
+            Lookup::Vocabulary { map, oov, .. } => map.get(key).copied().or(*oov),
             // buckets ≤ u32::MAX, so the remainder fits an i64.
             Lookup::Hash { buckets, offset } => Some(offset + (fnv1a64(key.as_bytes()) % buckets) as i64),
         }
@@ -727,10 +753,9 @@ fn write_field(
     };
     match &field.kind {
         Kind::Categorical { lookup, one_hot } => {
-            if !category_key(value, key) {
+            let Some(index) = lookup.value_index(value, key) else {
                 return Err(wrong("a string, number or boolean"));
-            }
-            let index = lookup.index(key);
+            };
             if *one_hot {
                 row.fill(0);
                 if let Some(index) = index {
@@ -757,8 +782,7 @@ fn write_field(
                         if col == field.width {
                             break;
                         }
-                        category_key(v, key);
-                        if let Some(index) = lookup.index(key) {
+                        if let Some(index) = lookup.value_index(v, key).flatten() {
                             row.set_index(col, index);
                             col += 1;
                         }
@@ -768,14 +792,13 @@ fn write_field(
                     row.fill(0);
                     // Mean over the values that have an index (all of them unless oovIndex is "none").
                     let known = if *pooling == Pooling::Mean && lookup.drops_unknown() {
-                        values.iter().filter(|v| category_key(v, key) && lookup.index(key).is_some()).count()
+                        values.iter().filter(|v| lookup.value_index(v, key).flatten().is_some()).count()
                     } else {
                         values.len()
                     };
                     let weight = if *pooling == Pooling::Mean { 1.0 / known.max(1) as f32 } else { 1.0 };
                     for v in values {
-                        category_key(v, key);
-                        let Some(index) = lookup.index(key) else { continue };
+                        let Some(index) = lookup.value_index(v, key).flatten() else { continue };
                         let col = usize::try_from(index).unwrap_or(usize::MAX);
                         if *pooling == Pooling::Mean {
                             row.add(col, weight);
@@ -828,6 +851,44 @@ fn write_field(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_looked_up_as_its_category_key() {
+        let vocabulary: BTreeMap<String, i64> = ["1997", "-3", "+5", "007", "x", "true", "0.5", "18446744073709551615"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((*k).to_owned(), i64::try_from(i).unwrap() + 10))
+            .collect();
+        let values = serde_json::json!([
+            1997,
+            1997.0,
+            -3,
+            5,
+            "+5",
+            7,
+            "007",
+            "x",
+            "y",
+            true,
+            false,
+            0.5,
+            18_446_744_073_709_551_615_u64,
+            -0.0,
+            [1]
+        ]);
+        let mut key = String::new();
+        for oov in [OovIndex::Index(1), OovIndex::None] {
+            let lookup = Lookup::new(&Some(vocabulary.clone()), oov, None, 0);
+            for v in values.as_array().unwrap() {
+                let by_key = category_key(v, &mut key).then(|| lookup.index(&key));
+                assert_eq!(lookup.value_index(v, &mut key), by_key, "{v} ({oov:?})");
+            }
+        }
+        assert_eq!(
+            Lookup::new(&Some(vocabulary), OovIndex::Index(1), None, 0).value_index(&serde_json::json!(5), &mut key),
+            Some(Some(1))
+        );
+    }
 
     #[test]
     fn fnv_matches_reference_vectors() {
